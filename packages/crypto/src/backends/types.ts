@@ -1,0 +1,27 @@
+// The primitive surface a backend must provide. Everything above it (argument checks, the
+// all-zero X25519 check, X-Wing, identities) is shared, so every backend runs the same code
+// and passes the same vectors (SPEC section 2, "Crypto backends").
+
+export type HashName = 'sha256' | 'sha384' | 'sha512';
+export type AeadName = 'aes-256-gcm' | 'chacha20-poly1305';
+
+export interface Backend {
+  /** Stable backend name: 'node' or 'noble'. */
+  readonly name: 'node' | 'noble';
+  /** What implements each primitive, for `backend()`. */
+  readonly report: Readonly<Record<string, string>>;
+  aeadSeal(alg: AeadName, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /** Returns null on authentication failure (the caller throws the typed error). */
+  aeadOpen(alg: AeadName, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;
+  hash(alg: HashName | 'sha3-256', data: Uint8Array): Uint8Array;
+  hmac(alg: HashName, key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** X25519 scalar multiplication with the base point. */
+  x25519Public(secretKey: Uint8Array): Uint8Array;
+  /** X25519 DH; may return all zeros (the caller rejects that). */
+  x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  ed25519Public(secretKey: Uint8Array): Uint8Array;
+  ed25519Sign(secretKey: Uint8Array, msg: Uint8Array): Uint8Array;
+  ed25519Verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
+  /** scrypt key derivation for the key store. */
+  scrypt(passphrase: Uint8Array, salt: Uint8Array, N: number, r: number, p: number, dkLen: number): Uint8Array;
+}

@@ -1,0 +1,199 @@
+// Encrypted key store file (SPEC section 2, "Secrets at rest"): named identities sealed under
+// one passphrase (scrypt + AES-256-GCM), mode 0600, atomic replace (write temp, fsync, rename).
+// A damaged file is reported, never silently replaced.
+import { constants as fsc } from 'node:fs';
+import { open as fsOpen, readFile, rename, rm } from 'node:fs/promises';
+import { astring } from './assert.js';
+import { toHex } from './bytes.js';
+import { type CborValue, decode, encode } from './cbor.js';
+import { KeyStoreError } from './errors.js';
+import { fromSecretBytes, type NodeIdentity, secretBytesOf } from './identity.js';
+import { randomBytes } from './primitives.js';
+import { deriveKey, newKdf, open, type SealOptions, sealInsecure, sealWithKey } from './sealed.js';
+
+const KIND = 'yak-keystore';
+
+export interface KeyStoreOptions extends SealOptions {
+  /** Store without encryption. Refused unless set; for tests only (SPEC section 2). */
+  insecure?: boolean;
+  signal?: AbortSignal;
+}
+
+type Kdf = ReturnType<typeof newKdf>;
+
+/** A file of named identities, encrypted at rest. */
+export class KeyStore {
+  readonly path: string;
+  #entries: Map<string, Uint8Array>;
+  #key: Uint8Array | undefined;
+  #kdf: Kdf | undefined;
+  #closed = false;
+
+  private constructor(path: string, entries: Map<string, Uint8Array>, key: Uint8Array | undefined, kdf: Kdf | undefined) {
+    this.path = path;
+    this.#entries = entries;
+    this.#key = key;
+    this.#kdf = kdf;
+  }
+
+  /** Create a new, empty store. Fails with YAK_KEYSTORE_EXISTS if the file exists. */
+  static async create(path: string, passphrase: string | null, opts: KeyStoreOptions = {}): Promise<KeyStore> {
+    astring(path, 'path');
+    opts.signal?.throwIfAborted();
+    let key: Uint8Array | undefined;
+    let kdf: Kdf | undefined;
+    if (passphrase === null) {
+      if (!opts.insecure) throw new KeyStoreError('YAK_KEYSTORE_INSECURE', 'an unencrypted key store needs { insecure: true }');
+    } else {
+      astring(passphrase, 'passphrase');
+      if (passphrase.length === 0) throw new RangeError('passphrase must not be empty');
+      kdf = newKdf(opts);
+      key = deriveKey(passphrase, kdf);
+    }
+    const store = new KeyStore(path, new Map(), key, kdf);
+    await store.#write(true);
+    return store;
+  }
+
+  /** Open an existing store. Wrong passphrase: YAK_KEYSTORE_PASSPHRASE; damaged: YAK_KEYSTORE_CORRUPT. */
+  static async open(path: string, passphrase: string | null, opts: KeyStoreOptions = {}): Promise<KeyStore> {
+    astring(path, 'path');
+    let blob: Uint8Array;
+    try {
+      blob = new Uint8Array(await readFile(path, opts.signal ? { signal: opts.signal } : {}));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new KeyStoreError('YAK_KEYSTORE_NOT_FOUND', 'key store file does not exist');
+      if ((e as Error).name === 'AbortError') throw e;
+      throw new KeyStoreError('YAK_KEYSTORE_IO', 'cannot read key store file', { cause: e });
+    }
+    const opened = open(blob, KIND, passphrase, { allowInsecure: opts.insecure === true });
+    const entries = new Map<string, Uint8Array>();
+    try {
+      const doc = decode(opened.plaintext, { maxDepth: 3 }) as Record<string, unknown>;
+      const ids = doc?.identities;
+      if (typeof ids !== 'object' || ids === null || Array.isArray(ids)) throw new Error('no identities map');
+      for (const [name, bytes] of Object.entries(ids)) {
+        if (!(bytes instanceof Uint8Array)) throw new Error('bad entry');
+        entries.set(name, bytes);
+      }
+    } catch {
+      opened.key?.fill(0);
+      throw new KeyStoreError('YAK_KEYSTORE_CORRUPT', 'key store contents are malformed');
+    } finally {
+      opened.plaintext.fill(0);
+    }
+    return new KeyStore(path, entries, opened.key, opened.kdf);
+  }
+
+  /** Open the store if the file exists, else create it. */
+  static async openOrCreate(path: string, passphrase: string | null, opts: KeyStoreOptions = {}): Promise<KeyStore> {
+    try {
+      return await KeyStore.open(path, passphrase, opts);
+    } catch (e) {
+      if (e instanceof KeyStoreError && e.code === 'YAK_KEYSTORE_NOT_FOUND') return KeyStore.create(path, passphrase, opts);
+      throw e;
+    }
+  }
+
+  /** Names of the stored identities. */
+  list(): string[] {
+    this.#open();
+    return [...this.#entries.keys()].sort();
+  }
+
+  has(name: string): boolean {
+    this.#open();
+    return this.#entries.has(name);
+  }
+
+  /** The identity stored under `name` (YAK_KEYSTORE_NOT_FOUND if absent). */
+  get(name: string): NodeIdentity {
+    this.#open();
+    astring(name, 'name');
+    const bytes = this.#entries.get(name);
+    if (!bytes) throw new KeyStoreError('YAK_KEYSTORE_NOT_FOUND', `no identity named '${name}'`);
+    return fromSecretBytes(bytes);
+  }
+
+  /** Store `identity` under `name` and write the file atomically. */
+  async set(name: string, identity: NodeIdentity, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#open();
+    astring(name, 'name');
+    if (name.length === 0 || name.length > 128) throw new RangeError('name must be 1..128 characters');
+    const previous = this.#entries.get(name);
+    this.#entries.set(name, secretBytesOf(identity));
+    try {
+      await this.#write(false, opts.signal);
+      previous?.fill(0);
+    } catch (e) {
+      // Leave the in-memory state as it was when the write fails.
+      this.#entries.get(name)?.fill(0);
+      if (previous) this.#entries.set(name, previous);
+      else this.#entries.delete(name);
+      throw e;
+    }
+  }
+
+  /** Remove `name` and write the file atomically. Returns whether it existed. */
+  async delete(name: string, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
+    this.#open();
+    const previous = this.#entries.get(name);
+    if (!previous) return false;
+    this.#entries.delete(name);
+    try {
+      await this.#write(false, opts.signal);
+    } catch (e) {
+      this.#entries.set(name, previous);
+      throw e;
+    }
+    previous.fill(0);
+    return true;
+  }
+
+  /** Wipe the derived key and cached secrets from memory. */
+  close(): void {
+    for (const v of this.#entries.values()) v.fill(0);
+    this.#entries.clear();
+    this.#key?.fill(0);
+    this.#key = undefined;
+    this.#closed = true;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new KeyStoreError('YAK_KEYSTORE_IO', 'key store is closed');
+  }
+
+  async #write(exclusive: boolean, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    const identities: Record<string, CborValue> = {};
+    for (const [k, v] of this.#entries) identities[k] = v;
+    const plain = encode({ identities });
+    const blob = this.#key && this.#kdf ? sealWithKey(KIND, this.#kdf, this.#key, plain) : sealInsecure(KIND, plain);
+    plain.fill(0);
+    const tmp = `${this.path}.${toHex(randomBytes(6))}.tmp`;
+    let fh: Awaited<ReturnType<typeof fsOpen>> | undefined;
+    try {
+      if (exclusive) {
+        // Claim the final name first so create() never clobbers an existing (maybe damaged) file.
+        const claim = await fsOpen(this.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600).catch((e: NodeJS.ErrnoException) => {
+          if (e.code === 'EEXIST') throw new KeyStoreError('YAK_KEYSTORE_EXISTS', 'key store file already exists');
+          throw new KeyStoreError('YAK_KEYSTORE_IO', 'cannot create key store file', { cause: e });
+        });
+        await claim.close();
+      }
+      fh = await fsOpen(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      await fh.writeFile(blob);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      signal?.throwIfAborted();
+      await rename(tmp, this.path);
+    } catch (e) {
+      await fh?.close().catch(() => {});
+      await rm(tmp, { force: true }).catch(() => {});
+      if (e instanceof KeyStoreError || (e as Error).name === 'AbortError') throw e;
+      throw new KeyStoreError('YAK_KEYSTORE_IO', 'cannot write key store file', { cause: e });
+    }
+  }
+}

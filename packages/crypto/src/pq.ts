@@ -1,0 +1,254 @@
+// Post-quantum primitives: ML-KEM-768 (FIPS 203), ML-DSA-65 (FIPS 204) and the X-Wing hybrid
+// KEM (draft-connolly-cfrg-xwing-kem) with its X25519 half on the active (native) backend.
+
+import { shake256 } from '@noble/hashes/sha3.js';
+import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
+import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
+import { abytes, aoptbytes } from './assert.js';
+import { current } from './backend.js';
+import { CryptoError } from './errors.js';
+import { type KeyPair, randomBytes, sha3_256 } from './primitives.js';
+
+/** Result of an encapsulation. */
+export interface Encapsulation {
+  cipherText: Uint8Array;
+  sharedSecret: Uint8Array;
+}
+
+/** The KEM shape shared by `mlkem768` and `hybridKem`. */
+export interface Kem {
+  readonly publicKeyLength: number;
+  readonly secretKeyLength: number;
+  readonly cipherTextLength: number;
+  readonly sharedSecretLength: number;
+  /** Deterministic when `seed` is given (for test vectors and key derivation). */
+  generateKeyPair(seed?: Uint8Array): KeyPair;
+  /** `randomness` fixes the encapsulation coins, for test vectors only. */
+  encapsulate(publicKey: Uint8Array, randomness?: Uint8Array): Encapsulation;
+  decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array;
+}
+
+function invalidKey(what: string, cause: unknown): CryptoError {
+  return new CryptoError('YAK_CRYPTO_INVALID_KEY', `${what} rejected`, {
+    cause: cause instanceof Error ? new Error(cause.message) : undefined,
+  });
+}
+
+/** ML-KEM-768 (FIPS 203). The 64-byte seed is d || z (FIPS 203 section 6.1). */
+export const mlkem768: Kem = {
+  publicKeyLength: 1184,
+  secretKeyLength: 2400,
+  cipherTextLength: 1088,
+  sharedSecretLength: 32,
+  generateKeyPair(seed?: Uint8Array): KeyPair {
+    aoptbytes(seed, 'seed');
+    if (seed) abytes(seed, 'seed', 64);
+    const s = seed ?? randomBytes(64);
+    try {
+      return ml_kem768.keygen(s);
+    } finally {
+      if (!seed) s.fill(0);
+    }
+  },
+  encapsulate(publicKey: Uint8Array, randomness?: Uint8Array): Encapsulation {
+    abytes(publicKey, 'publicKey', 1184);
+    if (randomness !== undefined) abytes(randomness, 'randomness', 32);
+    try {
+      return ml_kem768.encapsulate(publicKey, randomness);
+    } catch (e) {
+      // FIPS 203 section 7.2 encapsulation key check (modulus check) failed.
+      throw invalidKey('ML-KEM-768 public key', e);
+    }
+  },
+  decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array {
+    abytes(cipherText, 'cipherText', 1088);
+    abytes(secretKey, 'secretKey', 2400);
+    try {
+      return ml_kem768.decapsulate(cipherText, secretKey);
+    } catch (e) {
+      // FIPS 203 section 7.3 decapsulation key check (hash check) failed.
+      throw invalidKey('ML-KEM-768 secret key', e);
+    }
+  },
+};
+
+/** ML-DSA-65 (FIPS 204), hedged signing, optional context string (at most 255 bytes). */
+export const mldsa65 = {
+  publicKeyLength: 1952,
+  secretKeyLength: 4032,
+  signatureLength: 3309,
+  /** Deterministic from a 32-byte seed (FIPS 204 section 6.1 xi) when given. */
+  generateKeyPair(seed?: Uint8Array): KeyPair {
+    if (seed !== undefined) abytes(seed, 'seed', 32);
+    const s = seed ?? randomBytes(32);
+    try {
+      return ml_dsa65.keygen(s);
+    } finally {
+      if (!seed) s.fill(0);
+    }
+  },
+  sign(secretKey: Uint8Array, msg: Uint8Array, context?: Uint8Array): Uint8Array {
+    abytes(secretKey, 'secretKey', 4032);
+    abytes(msg, 'msg');
+    actx(context);
+    return ml_dsa65.sign(msg, secretKey, context ? { context } : {});
+  },
+  /** False for any invalid signature, key or context; never throws on bad data. */
+  verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array, context?: Uint8Array): boolean {
+    abytes(publicKey, 'publicKey');
+    abytes(msg, 'msg');
+    abytes(sig, 'sig');
+    actx(context);
+    if (publicKey.length !== 1952 || sig.length !== 3309) return false;
+    try {
+      return ml_dsa65.verify(sig, msg, publicKey, context ? { context } : {});
+    } catch {
+      return false;
+    }
+  },
+} as const;
+
+function actx(context: unknown): void {
+  aoptbytes(context, 'context');
+  if (context && (context as Uint8Array).length > 255) throw new RangeError('context must be at most 255 bytes');
+}
+
+// X-Wing (draft-connolly-cfrg-xwing-kem, section 5). The label is "\.//^\" (ASCII).
+const XWING_LABEL = Uint8Array.from([0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c]);
+
+interface XWingExpanded {
+  skM: Uint8Array;
+  skX: Uint8Array;
+  pkM: Uint8Array;
+  pkX: Uint8Array;
+}
+
+// expandDecapsulationKey: SHAKE256(sk, 96) -> ML-KEM seed (d || z) and the X25519 secret.
+function expand(sk: Uint8Array): XWingExpanded {
+  const expanded = shake256(sk, { dkLen: 96 });
+  const { publicKey: pkM, secretKey: skM } = ml_kem768.keygen(expanded.subarray(0, 64));
+  const skX = expanded.slice(64, 96);
+  expanded.fill(0);
+  const pkX = current().x25519Public(skX);
+  return { skM, skX, pkM, pkX };
+}
+
+function isZero32(a: Uint8Array): boolean {
+  let acc = 0;
+  for (let i = 0; i < a.length; i++) acc |= a[i] as number;
+  return acc === 0;
+}
+
+// Combiner: SHA3-256(ss_M || ss_X || ct_X || pk_X || label).
+function combine(ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(32 * 4 + XWING_LABEL.length);
+  buf.set(ssM, 0);
+  buf.set(ssX, 32);
+  buf.set(ctX, 64);
+  buf.set(pkX, 96);
+  buf.set(XWING_LABEL, 128);
+  const ss = sha3_256(buf);
+  buf.fill(0);
+  return ss;
+}
+
+/**
+ * Internal: an X-Wing decapsulator holding the expanded secret key, so a long-lived static key
+ * (a node identity's) is expanded once instead of on every handshake. `destroy()` wipes it.
+ */
+export function xwingDecapsulator(secretKey: Uint8Array): {
+  decapsulate(ct: Uint8Array): Uint8Array;
+  publicKey: Uint8Array;
+  destroy(): void;
+} {
+  abytes(secretKey, 'secretKey', 32);
+  const e = expand(secretKey);
+  const publicKey = new Uint8Array(1216);
+  publicKey.set(e.pkM, 0);
+  publicKey.set(e.pkX, 1184);
+  return {
+    publicKey,
+    decapsulate(cipherText: Uint8Array): Uint8Array {
+      abytes(cipherText, 'cipherText', 1120);
+      return decapsExpanded(cipherText, e);
+    },
+    destroy() {
+      e.skM.fill(0);
+      e.skX.fill(0);
+    },
+  };
+}
+
+function decapsExpanded(cipherText: Uint8Array, e: XWingExpanded): Uint8Array {
+  const ctX = cipherText.subarray(1088);
+  const ssM = ml_kem768.decapsulate(cipherText.subarray(0, 1088), e.skM);
+  const ssX = current().x25519(e.skX, ctX);
+  if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
+  const ss = combine(ssM, ssX, ctX, e.pkX);
+  ssM.fill(0);
+  ssX.fill(0);
+  return ss;
+}
+
+/**
+ * X-Wing hybrid KEM: X25519 + ML-KEM-768 (SPEC section 2, "Hybrid by default"). Secret keys are
+ * the 32-byte seed; public keys are pk_M || pk_X (1216 bytes); ciphertexts ct_M || ct_X (1120).
+ * Interoperable with other X-Wing implementations (checked against the draft's vectors and
+ * against noble's `ml_kem768_x25519`).
+ */
+export const hybridKem: Kem = {
+  publicKeyLength: 1216,
+  secretKeyLength: 32,
+  cipherTextLength: 1120,
+  sharedSecretLength: 32,
+  generateKeyPair(seed?: Uint8Array): KeyPair {
+    if (seed !== undefined) abytes(seed, 'seed', 32);
+    const sk = seed ? Uint8Array.from(seed) : randomBytes(32);
+    const e = expand(sk);
+    const publicKey = new Uint8Array(1216);
+    publicKey.set(e.pkM, 0);
+    publicKey.set(e.pkX, 1184);
+    e.skM.fill(0);
+    e.skX.fill(0);
+    return { publicKey, secretKey: sk };
+  },
+  encapsulate(publicKey: Uint8Array, randomness?: Uint8Array): Encapsulation {
+    abytes(publicKey, 'publicKey', 1216);
+    if (randomness !== undefined) abytes(randomness, 'randomness', 64);
+    const eseed = randomness ?? randomBytes(64);
+    const pkM = publicKey.subarray(0, 1184);
+    const pkX = publicKey.subarray(1184);
+    const ekX = eseed.slice(32, 64);
+    const b = current();
+    const ctX = b.x25519Public(ekX);
+    const ssX = b.x25519(ekX, pkX);
+    ekX.fill(0);
+    if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
+    let m: { cipherText: Uint8Array; sharedSecret: Uint8Array };
+    try {
+      m = ml_kem768.encapsulate(pkM, eseed.subarray(0, 32));
+    } catch (e) {
+      throw invalidKey('X-Wing ML-KEM-768 public key', e);
+    } finally {
+      if (!randomness) eseed.fill(0);
+    }
+    const sharedSecret = combine(m.sharedSecret, ssX, ctX, pkX);
+    m.sharedSecret.fill(0);
+    ssX.fill(0);
+    const cipherText = new Uint8Array(1120);
+    cipherText.set(m.cipherText, 0);
+    cipherText.set(ctX, 1088);
+    return { cipherText, sharedSecret };
+  },
+  decapsulate(cipherText: Uint8Array, secretKey: Uint8Array): Uint8Array {
+    abytes(cipherText, 'cipherText', 1120);
+    abytes(secretKey, 'secretKey', 32);
+    const e = expand(secretKey);
+    try {
+      return decapsExpanded(cipherText, e);
+    } finally {
+      e.skM.fill(0);
+      e.skX.fill(0);
+    }
+  },
+};
