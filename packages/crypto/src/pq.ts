@@ -91,7 +91,12 @@ export const mldsa65 = {
     abytes(secretKey, 'secretKey', 4032);
     abytes(msg, 'msg');
     actx(context);
-    return ml_dsa65.sign(msg, secretKey, context ? { context } : {});
+    try {
+      return ml_dsa65.sign(msg, secretKey, context ? { context } : {});
+    } catch (e) {
+      // FIPS 204 section 7.2 skDecode: s1/s2 coefficients outside [-eta, eta] (a malformed key).
+      throw invalidKey('ML-DSA-65 secret key', e);
+    }
   },
   /** False for any invalid signature, key or context; never throws on bad data. */
   verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array, context?: Uint8Array): boolean {
