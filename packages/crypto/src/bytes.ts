@@ -1,5 +1,5 @@
 // Byte helpers: hex, base64url, base32 (RFC 4648), UTF-8, concatenation, wiping.
-import { abytes, astring } from './assert.js';
+import { abytes, aint, astring } from './assert.js';
 import { EncodingError } from './errors.js';
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -104,18 +104,22 @@ export function toBase32(bytes: Uint8Array): string {
   return s;
 }
 
-/** Strict base32 decode (lowercase or uppercase, no padding, zero trailing bits). */
+/**
+ * Strict base32 decode: RFC 4648 alphabet in either ASCII case, no padding, zero trailing bits.
+ * Case folding is ASCII-only, so look-alikes such as U+212A (Kelvin sign) are refused.
+ */
 export function fromBase32(str: string): Uint8Array {
   astring(str, 'str');
-  const lower = str.toLowerCase();
-  const rem = lower.length % 8;
+  const rem = str.length % 8;
   if (rem === 1 || rem === 3 || rem === 6) throw new EncodingError('YAK_CRYPTO_DECODE', 'invalid base32 length');
-  const out = new Uint8Array(Math.floor((lower.length * 5) / 8));
+  const out = new Uint8Array(Math.floor((str.length * 5) / 8));
   let o = 0;
   let acc = 0;
   let bits = 0;
-  for (let i = 0; i < lower.length; i++) {
-    const v = B32_REV[lower.charCodeAt(i)] ?? -1;
+  for (let i = 0; i < str.length; i++) {
+    let c = str.charCodeAt(i);
+    if (c >= 65 && c <= 90) c += 32;
+    const v = B32_REV[c] ?? -1;
     if (v < 0) throw new EncodingError('YAK_CRYPTO_DECODE', `invalid base32 character at ${i}`);
     acc = ((acc << 5) | v) & 0xffff;
     bits += 5;
@@ -137,7 +141,8 @@ function reverse(alphabet: string): Int16Array {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the text, so fromUtf8(utf8(s)) === s for every well-formed s.
+const dec = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** UTF-8 encode. */
 export function utf8(str: string): Uint8Array {
@@ -176,8 +181,11 @@ export function wipe(...arrays: (Uint8Array | undefined | null)[]): void {
   for (const a of arrays) if (a) a.fill(0);
 }
 
-/** Big-endian unsigned 64-bit encoding of a safe integer or bigint. */
+/** Big-endian unsigned 64-bit encoding of a non-negative safe integer or bigint below 2^64. */
 export function u64be(n: number | bigint): Uint8Array {
+  if (typeof n === 'number') aint(n, 'n', 0, Number.MAX_SAFE_INTEGER);
+  else if (typeof n !== 'bigint') throw new TypeError('n must be a number or bigint');
+  else if (n < 0n || n > 0xffffffffffffffffn) throw new RangeError('n must be in [0, 2^64 - 1]');
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, BigInt(n));
   return out;
@@ -185,6 +193,7 @@ export function u64be(n: number | bigint): Uint8Array {
 
 /** Big-endian unsigned 32-bit encoding. */
 export function u32be(n: number): Uint8Array {
+  aint(n, 'n', 0, 0xffffffff);
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, n);
   return out;

@@ -24,7 +24,10 @@ const MAX_ITEMS = 65536;
 const U64_MAX = (1n << 64n) - 1n;
 
 const textEncoder = new TextEncoder();
-const textDecoder = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM keeps a leading U+FEFF as text instead of silently dropping it (one value, one encoding).
+const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+// With the u flag a surrogate pair is one code point, so only unpaired surrogates match.
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
 class Writer {
   buf = new Uint8Array(256);
@@ -98,6 +101,9 @@ function write(w: Writer, v: unknown, depth: number): void {
     return w.head(1, n);
   }
   if (typeof v === 'string') {
+    // A lone surrogate would be replaced by U+FFFD, so two different strings would share one
+    // encoding; refuse it instead (RFC 8949 section 3.1: text strings are valid UTF-8).
+    if (LONE_SURROGATE.test(v)) throw new EncodingError('YAK_CRYPTO_ENCODE', 'string is not well-formed Unicode (lone surrogate)');
     const b = textEncoder.encode(v);
     w.head(3, b.length);
     return w.bytes(b);
