@@ -1,6 +1,6 @@
 // Node identities (SPEC section 2, "Identity"): an ML-DSA-65 signing key plus a static X-Wing
 // KEM key, bound by a self-signed identity record. The node id commits to the signing key.
-import { abytes, astring } from './assert.js';
+import { abytes, aint, astring } from './assert.js';
 import { toBase32, toHex, utf8 } from './bytes.js';
 import { type CborValue, decode, encode } from './cbor.js';
 import {
@@ -66,6 +66,11 @@ export interface VerifyRecordOptions {
   now?: number;
   /** Require this network id. */
   networkId?: string;
+  /**
+   * Use the verified-record cache (default true). `false` always runs the ML-DSA check and does
+   * not remember the result, e.g. for one-off records that should not evict hot entries.
+   */
+  cache?: boolean;
 }
 
 function unsignedFields(r: Omit<IdentityRecord, 'signature'>): CborValue {
@@ -145,6 +150,7 @@ export class NodeIdentity {
   #kemSeed: Uint8Array;
   #kem: ReturnType<typeof xwingDecapsulator>;
   #record: IdentityRecord;
+  #destroyed = false;
 
   private constructor(signSeed: Uint8Array, kemSeed: Uint8Array, record: IdentityRecord | undefined, opts: GenerateOptions) {
     const sig = mldsa65.generateKeyPair(signSeed);
@@ -181,7 +187,15 @@ export class NodeIdentity {
 
   /** Create a fresh identity from the CSPRNG (or from `opts.seed`, 64 bytes, for tests). */
   static generate(opts: GenerateOptions = {}): NodeIdentity {
-    if (opts.networkId !== undefined) astring(opts.networkId, 'networkId');
+    if (opts.networkId !== undefined) {
+      astring(opts.networkId, 'networkId');
+      if (opts.networkId.length === 0 || opts.networkId.length > 128) throw new RangeError('networkId must be 1..128 characters');
+    }
+    if (opts.now !== undefined) aint(opts.now, 'now', 0, Number.MAX_SAFE_INTEGER);
+    if (opts.expiresAt !== undefined) {
+      aint(opts.expiresAt, 'expiresAt', 0, Number.MAX_SAFE_INTEGER);
+      if (opts.expiresAt <= (opts.now ?? Date.now())) throw new RangeError('expiresAt must be after the creation time');
+    }
     if (opts.seed !== undefined) abytes(opts.seed, 'seed', 64);
     const seed = opts.seed ? Uint8Array.from(opts.seed) : randomBytes(64);
     return new NodeIdentity(seed.slice(0, 32), seed.slice(32, 64), undefined, opts);
@@ -195,12 +209,20 @@ export class NodeIdentity {
 
   /** ML-DSA-65 signature by this identity; pass a context string to separate protocols. */
   sign(msg: Uint8Array, context?: Uint8Array): Uint8Array {
+    this.#alive();
     return mldsa65.sign(this.#signSecret, msg, context);
   }
 
   /** Decapsulate an X-Wing ciphertext sent to this identity's static KEM key. */
   kemDecapsulate(cipherText: Uint8Array): Uint8Array {
+    this.#alive();
     return this.#kem.decapsulate(cipherText);
+  }
+
+  // After destroy() the key bytes are zeros: signing or exporting them would produce garbage
+  // signatures or a blob that no longer matches its record, so refuse instead.
+  #alive(): void {
+    if (this.#destroyed) throw new IdentityError('YAK_IDENTITY_DESTROYED', 'identity keys were destroyed');
   }
 
   /** Verify an ML-DSA-65 signature against a public key (false on any failure). */
@@ -224,14 +246,14 @@ export class NodeIdentity {
     if (nodeIdFromPublicKey(record.signPublicKey) !== record.nodeId) {
       throw new IdentityError('YAK_IDENTITY_NODE_ID_MISMATCH', 'node id does not match the signing key');
     }
-    const encoded = encodeIdentityRecord(record);
-    const key = toHex(sha256(encoded));
-    if (verified.has(key)) return record;
+    const useCache = opts.cache !== false;
+    const key = useCache ? toHex(sha256(encodeIdentityRecord(record))) : '';
+    if (useCache && verified.has(key)) return record;
     const body = encode(unsignedFields(record));
     if (!mldsa65.verify(record.signPublicKey, body, record.signature, RECORD_CTX)) {
       throw new IdentityError('YAK_IDENTITY_BAD_SIGNATURE', 'identity record signature does not verify');
     }
-    remember(key);
+    if (useCache) remember(key);
     return record;
   }
 
@@ -269,6 +291,7 @@ export class NodeIdentity {
 
   /** @internal canonical bytes of the secret material, for the key store. Caller wipes. */
   #secretBytes(): Uint8Array {
+    this.#alive();
     return encode({ signSeed: this.#signSeed, kemSeed: this.#kemSeed, record: encodeIdentityRecord(this.#record) });
   }
 
@@ -295,6 +318,7 @@ export class NodeIdentity {
 
   /** Wipe the secret keys held by this object. It cannot sign or decapsulate afterwards. */
   destroy(): void {
+    this.#destroyed = true;
     this.#signSeed.fill(0);
     this.#signSecret.fill(0);
     this.#kemSeed.fill(0);
