@@ -1,0 +1,71 @@
+// Small web-standard HTTP helpers: bounded body reads (SPEC section 2, "Resource bounds").
+// Portable: only Request/Response/ReadableStream.
+
+/** Thrown by {@link readBounded} when the body exceeds the limit. */
+export class BodyTooLarge extends Error {
+  constructor() {
+    super('body too large');
+    this.name = 'BodyTooLarge';
+  }
+}
+
+/**
+ * Read a body into memory, refusing more than `max` bytes (without reading the excess). A
+ * declared Content-Length above the limit is refused before reading anything.
+ */
+export async function readBounded(body: ReadableStream<Uint8Array> | null, max: number, declared?: string | null): Promise<Uint8Array> {
+  if (declared) {
+    const n = Number(declared);
+    if (Number.isFinite(n) && n > max) {
+      await body?.cancel().catch(() => {});
+      throw new BodyTooLarge();
+    }
+  }
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      if (total > max) {
+        await reader.cancel().catch(() => {});
+        throw new BodyTooLarge();
+      }
+      parts.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+/** Strict UTF-8 decode; undefined on invalid input. */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return dec.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Statuses that cannot carry a body (Fetch standard "null body status"). */
+export function isNullBodyStatus(s: number): boolean {
+  return s === 101 || s === 103 || s === 204 || s === 205 || s === 304;
+}
+
+/** "path?query" of a URL, as the request MAC covers it. */
+export function requestTarget(url: URL): string {
+  return url.pathname + url.search;
+}

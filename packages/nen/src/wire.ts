@@ -1,0 +1,252 @@
+// Wire formats shared by the client and the server (nen.md sections 5-6). Everything MACed or
+// used as AAD is canonical CBOR (SPEC section 2, "Encoding"); the HTTP body keeps the seed's
+// JSON shape `{ ct, n }` with base64url strings. Portable: no Node-only APIs here.
+import { type CborValue, decode, encode, fromBase64url, sha256, toBase64url, utf8 } from '@yak/crypto';
+import { AEAD_NONCE_BYTES, LABEL } from './constants.js';
+import { type NenErrorCode, nenError } from './errors.js';
+
+/** Header names of the protocol (seed 004 plus X-Nen-Nonce, which the seed MACed but never sent). */
+export const HEADER = {
+  session: 'x-nen-session',
+  timestamp: 'x-nen-timestamp',
+  nonce: 'x-nen-nonce',
+  signature: 'x-nen-signature',
+  /** Envelope of a request whose method has no body (GET), as `n.ct`. */
+  payload: 'x-nen-payload',
+  /** Request asks for a framed (streamed) response. */
+  stream: 'x-nen-stream',
+} as const;
+
+/** Content type of a framed encrypted stream (nen.md section 7). */
+export const STREAM_CONTENT_TYPE = 'application/vnd.yak.nen-stream';
+
+/** Methods whose envelope travels in the X-Nen-Payload header because fetch forbids a body. */
+export function payloadInHeader(method: string): boolean {
+  return method === 'GET';
+}
+
+/** Hop-by-hop and framing headers never copied into or out of an envelope (RFC 9110 section 7.6.1). */
+const SKIP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+  'host',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-authorization',
+  'proxy-connection',
+]);
+
+const MAX_HEADERS = 128;
+const MAX_HEADER_TEXT = 16 * 1024;
+
+/** Application headers worth carrying inside an envelope. */
+export function envelopeHeaders(headers: Headers): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  headers.forEach((value, name) => {
+    const n = name.toLowerCase();
+    if (SKIP_HEADERS.has(n) || n.startsWith('x-nen-')) return;
+    out.push([n, value]);
+  });
+  out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return out;
+}
+
+function fail(code: NenErrorCode, message?: string): never {
+  throw nenError(code, message !== undefined ? { message } : {});
+}
+
+/** base64url of bytes. */
+export const b64 = toBase64url;
+
+/** Strict base64url decode; a failure (or a wrong length) raises `code`. */
+export function unb64(s: unknown, code: NenErrorCode, length?: number, what = 'field'): Uint8Array {
+  if (typeof s !== 'string') fail(code, `${what} must be a base64url string`);
+  let out: Uint8Array;
+  try {
+    out = fromBase64url(s);
+  } catch {
+    fail(code, `${what} is not canonical base64url`);
+  }
+  if (length !== undefined && out.length !== length) fail(code, `${what} must be ${length} bytes`);
+  return out;
+}
+
+/** Parse a JSON object with exactly the allowed keys; anything else raises `code`. */
+export function parseJsonObject(text: string, allowed: readonly string[], code: NenErrorCode): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    fail(code, 'body is not JSON');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(code, 'body must be a JSON object');
+  for (const k of Object.keys(v)) if (!allowed.includes(k)) fail(code, `unexpected field ${k}`);
+  return v as Record<string, unknown>;
+}
+
+/** An AEAD output on the wire. */
+export interface SealedPayload {
+  /** 12-byte AEAD nonce (the seed's `n`). */
+  n: Uint8Array;
+  /** ciphertext || tag (the seed's `ct`). */
+  ct: Uint8Array;
+}
+
+/** The seed's body shape: `{"ct":"<base64url>","n":"<base64url>"}`. */
+export function encodeSealedBody(p: SealedPayload): string {
+  return `{"ct":"${b64(p.ct)}","n":"${b64(p.n)}"}`;
+}
+
+/** Parse `{ ct, n }`; malformed input raises ISO-4002. */
+export function decodeSealedBody(text: string): SealedPayload {
+  const o = parseJsonObject(text, ['ct', 'n'], 'ISO-4002');
+  const n = unb64(o.n, 'ISO-4002', AEAD_NONCE_BYTES, 'n');
+  const ct = unb64(o.ct, 'ISO-4002', undefined, 'ct');
+  if (ct.length < 16) fail('ISO-4002', 'ct shorter than the AEAD tag');
+  return { n, ct };
+}
+
+/** Header form `n.ct` for methods without a body. */
+export function encodeSealedHeader(p: SealedPayload): string {
+  return `${b64(p.n)}.${b64(p.ct)}`;
+}
+
+export function decodeSealedHeader(text: string): SealedPayload {
+  const dot = text.indexOf('.');
+  if (dot < 0) fail('ISO-4002', 'payload header must be n.ct');
+  const n = unb64(text.slice(0, dot), 'ISO-4002', AEAD_NONCE_BYTES, 'n');
+  const ct = unb64(text.slice(dot + 1), 'ISO-4002', undefined, 'ct');
+  if (ct.length < 16) fail('ISO-4002', 'ct shorter than the AEAD tag');
+  return { n, ct };
+}
+
+/** Fields covered by a request MAC (nen.md section 5). */
+export interface RequestMacFields {
+  sid: Uint8Array;
+  method: string;
+  /** Path and query exactly as sent: `/api/x?a=1`. */
+  target: string;
+  timestamp: number;
+  nonce: Uint8Array;
+  /** The bytes that carry the envelope (body, or the X-Nen-Payload header value). */
+  payload: Uint8Array;
+}
+
+/**
+ * MAC input: CBOR [label, sid, method, target, timestamp, nonce, SHA-256(payload)]. Unlike the
+ * seed's `METHOD\nPATH\nTIMESTAMP\nNONCE`, it covers the query, the session and the body.
+ */
+export function requestMacInput(f: RequestMacFields): Uint8Array {
+  return encode([LABEL.request, f.sid, f.method, f.target, f.timestamp, f.nonce, sha256(f.payload)]);
+}
+
+/** AAD of a request envelope: binds the ciphertext to the request line and headers too. */
+export function requestAad(f: Omit<RequestMacFields, 'payload'>): Uint8Array {
+  return encode([LABEL.requestBody, f.sid, f.method, f.target, f.timestamp, f.nonce]);
+}
+
+/** AAD of a response: bound to the request's MAC, so it answers exactly one request. */
+export function responseAad(sid: Uint8Array, requestMac: Uint8Array): Uint8Array {
+  return encode([LABEL.response, sid, requestMac]);
+}
+
+/** MAC input of an error response (nen.md section 8). */
+export function errorMacInput(sid: Uint8Array, requestMac: Uint8Array, status: number, code: string): Uint8Array {
+  return encode([LABEL.error, sid, requestMac, status, code]);
+}
+
+/** Inner request: application headers and body, encrypted together. */
+export interface RequestEnvelope {
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+}
+
+/** Inner response: status, headers and body, encrypted together. */
+export interface ResponseEnvelope extends RequestEnvelope {
+  status: number;
+}
+
+function encodeHeaders(h: Array<[string, string]>): CborValue {
+  return h.map(([k, v]) => [k, v]);
+}
+
+function decodeHeaders(v: unknown): Array<[string, string]> {
+  if (!Array.isArray(v) || v.length > MAX_HEADERS) fail('ISO-4004', 'bad header list');
+  let total = 0;
+  const out: Array<[string, string]> = [];
+  for (const e of v) {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string') fail('ISO-4004', 'bad header');
+    const [k, val] = e as [string, string];
+    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(k)) fail('ISO-4004', 'bad header name');
+    if (/[\r\n\0]/.test(val)) fail('ISO-4004', 'bad header value');
+    total += k.length + val.length;
+    if (total > MAX_HEADER_TEXT) fail('ISO-4004', 'headers too large');
+    out.push([k, val]);
+  }
+  return out;
+}
+
+export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
+  return encode({ h: encodeHeaders(e.headers), b: e.body });
+}
+
+export function decodeRequestEnvelope(bytes: Uint8Array): RequestEnvelope {
+  const o = decodeMap(bytes, ['h', 'b']);
+  if (!(o.b instanceof Uint8Array)) fail('ISO-4004', 'bad body');
+  return { headers: decodeHeaders(o.h), body: o.b };
+}
+
+export function encodeResponseEnvelope(e: ResponseEnvelope): Uint8Array {
+  return encode({ s: e.status, h: encodeHeaders(e.headers), b: e.body });
+}
+
+export function decodeResponseEnvelope(bytes: Uint8Array): ResponseEnvelope {
+  const o = decodeMap(bytes, ['s', 'h', 'b']);
+  if (!Number.isInteger(o.s) || (o.s as number) < 200 || (o.s as number) > 599) fail('ISO-4004', 'bad status');
+  if (!(o.b instanceof Uint8Array)) fail('ISO-4004', 'bad body');
+  return { status: o.s as number, headers: decodeHeaders(o.h), body: o.b };
+}
+
+function decodeMap(bytes: Uint8Array, keys: string[]): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = decode(bytes, { maxDepth: 3, maxLength: bytes.length });
+  } catch {
+    fail('ISO-4004', 'envelope is not canonical CBOR');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) fail('ISO-4004', 'envelope is not a map');
+  const o = v as Record<string, unknown>;
+  const got = Object.keys(o);
+  if (got.length !== keys.length || !keys.every((k) => Object.hasOwn(o, k))) fail('ISO-4004', 'envelope fields');
+  return o;
+}
+
+/** Body of an error response (nen.md section 8). */
+export interface ErrorBody {
+  code: string;
+  reason: string;
+  message: string;
+}
+
+export function encodeErrorBody(e: ErrorBody): string {
+  return JSON.stringify({ error: { code: e.code, reason: e.reason, message: e.message } });
+}
+
+/** Parse an error body; undefined when it is not one. */
+export function decodeErrorBody(text: string): ErrorBody | undefined {
+  try {
+    const v = JSON.parse(text) as { error?: { code?: unknown; reason?: unknown; message?: unknown } };
+    const e = v?.error;
+    if (!e || typeof e.code !== 'string' || typeof e.reason !== 'string' || typeof e.message !== 'string') return undefined;
+    return { code: e.code, reason: e.reason, message: e.message };
+  } catch {
+    return undefined;
+  }
+}
+
+/** UTF-8 bytes of a string (re-exported for the codecs above). */
+export { utf8 };
