@@ -76,7 +76,7 @@ export const TIMESTAMP_DEFAULTS = {
 export const SEQUENCE_DEFAULTS = {
   windowSize: 2048,
   minWindowSize: 1024,
-  /** Chosen: 10k senders * 2048-bit window is about 2.7 MB. */
+  /** Chosen: 10k senders with a 2048 window (a 4096-bit ring each, 512 bytes) is about 5 MB. */
   maxSenders: 10_000,
 } as const;
 

@@ -112,6 +112,9 @@ function isV4Mapped(b: Uint8Array): boolean {
 /** Parses an IP address; undefined when `ip` is not one. Never throws. */
 export function parseIp(ip: unknown): ParsedIp | undefined {
   if (typeof ip !== 'string' || ip.length === 0 || ip.length > 100) return undefined;
+  // Cheap rejection of node ids and other names: an address starts with a hex digit or ':'.
+  const c0 = ip.charCodeAt(0);
+  if (!((c0 >= 48 && c0 <= 58) || (c0 >= 97 && c0 <= 102) || (c0 >= 65 && c0 <= 70))) return undefined;
   if (!ip.includes(':')) {
     const b = new Uint8Array(4);
     return parseV4(ip, b, 0) ? { version: 4, bytes: b } : undefined;
@@ -160,14 +163,19 @@ export function normalizeIp(ip: unknown): string | undefined {
   return p ? formatIp(p) : undefined;
 }
 
-/** The network of `p` under a prefix length, as "address/len" (e.g. "192.0.2.0/24", "2001:db8::/64"). */
-export function prefixKey(p: ParsedIp, prefixLength: number): string {
+/** The first address of the network of `p` under a prefix length, canonical (e.g. "2001:db8::"). */
+export function networkAddress(p: ParsedIp, prefixLength: number): string {
   const masked = p.bytes.slice();
   for (let i = 0; i < masked.length; i++) {
     const keep = Math.max(0, Math.min(8, prefixLength - 8 * i));
     masked[i] = (masked[i] as number) & ((0xff << (8 - keep)) & 0xff);
   }
-  return `${formatIp({ version: p.version, bytes: masked })}/${prefixLength}`;
+  return formatIp({ version: p.version, bytes: masked });
+}
+
+/** The network of `p` under a prefix length, as "address/len" (e.g. "192.0.2.0/24", "2001:db8::/64"). */
+export function prefixKey(p: ParsedIp, prefixLength: number): string {
+  return `${networkAddress(p, prefixLength)}/${prefixLength}`;
 }
 
 /** True for 127.0.0.0/8 and ::1. */

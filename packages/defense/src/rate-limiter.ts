@@ -1,12 +1,13 @@
 // ConnectionRateLimiter (seed 001 "Rate Limiter"; SPEC section 3): sliding-window counters per
 // IP and per node for connections, messages, handshakes and gossip; repeated violations ban the
-// key for a while. Memory is bounded (SPEC section 2, "Resource bounds"): counters live in an LRU
-// map of at most `maxTrackedKeys` entries, bans in a separate bounded map so a flood of fresh
-// keys evicts counters, never bans.
+// key for a while. Memory is bounded (SPEC section 2, "Resource bounds"): counters live in an
+// approximate-LRU cache of at most `maxTrackedKeys` entries, bans in a separate bounded map so a
+// flood of fresh keys evicts counters, never bans.
 import { RATE_LIMIT_DEFAULTS } from './constants.js';
 import { InvalidArgumentError } from './errors.js';
-import { formatIp, parseIp, prefixKey } from './ip.js';
+import { formatIp, networkAddress, parseIp } from './ip.js';
 import { argInt, type Clock, isKey, type Logger, optClock, optInt, optLogger, readOptions } from './options.js';
+import { TwoGenerationCache } from './two-generation-cache.js';
 
 /** The four rate-limited actions. */
 export type RateLimitCategory = 'connection' | 'message' | 'handshake' | 'gossip';
@@ -36,7 +37,7 @@ export interface ConnectionRateLimiterOptions {
   /** Ban length in ms. */
   banDuration?: number;
   violationWindowMs?: number;
-  /** Bound on keys with counters (LRU eviction). */
+  /** Bound on keys with counters (>= 2; approximate LRU eviction, see TwoGenerationCache). */
   maxTrackedKeys?: number;
   /** Bound on banned keys; defaults to `maxTrackedKeys`. */
   maxBannedKeys?: number;
@@ -70,6 +71,7 @@ interface Entry {
 }
 
 const MAX_KEY = RATE_LIMIT_DEFAULTS.maxKeyLength;
+const ALLOWED: RateLimitResult = Object.freeze({ allowed: true });
 
 const zero = (): Record<RateLimitCategory, number> => ({ connection: 0, message: 0, handshake: 0, gossip: 0 });
 
@@ -90,17 +92,15 @@ export class ConnectionRateLimiter {
   readonly #banThreshold: number;
   readonly #banDuration: number;
   readonly #violationWindow: number;
-  readonly #maxKeys: number;
   readonly #maxBans: number;
   readonly #v6Prefix: number;
   readonly #now: Clock;
   readonly #log: Logger | undefined;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: TwoGenerationCache<string, Entry>;
   readonly #bans = new Map<string, number>();
   readonly #allowed = zero();
   readonly #denied = zero();
   #bansIssued = 0;
-  #evictions = 0;
 
   constructor(options?: ConnectionRateLimiterOptions) {
     const C = 'ConnectionRateLimiter';
@@ -115,8 +115,9 @@ export class ConnectionRateLimiter {
     this.#banThreshold = optInt(o, C, 'banThreshold', d.banThreshold, 1);
     this.#banDuration = optInt(o, C, 'banDuration', d.banDuration, 1);
     this.#violationWindow = optInt(o, C, 'violationWindowMs', d.violationWindowMs, 1);
-    this.#maxKeys = optInt(o, C, 'maxTrackedKeys', d.maxTrackedKeys, 1);
-    this.#maxBans = optInt(o, C, 'maxBannedKeys', this.#maxKeys, 1);
+    const maxKeys = optInt(o, C, 'maxTrackedKeys', d.maxTrackedKeys, 2);
+    this.#entries = new TwoGenerationCache(maxKeys);
+    this.#maxBans = optInt(o, C, 'maxBannedKeys', maxKeys, 1);
     this.#v6Prefix = optInt(o, C, 'ipv6PrefixLength', d.ipv6PrefixLength, 1, 128);
     this.#now = optClock(o, C);
     this.#log = optLogger(o, C);
@@ -179,16 +180,18 @@ export class ConnectionRateLimiter {
       allowed: { ...this.#allowed },
       denied: { ...this.#denied },
       bansIssued: this.#bansIssued,
-      evictions: this.#evictions,
+      evictions: this.#entries.evictions,
     };
   }
 
   #key(raw: unknown): string | undefined {
     if (!isKey(raw, MAX_KEY)) return undefined;
-    // Separate namespaces so a claimed node id can never name an IP's counters or ban.
+    // Every IP key is itself a canonical address, and any string that is an address is
+    // normalised, so a claimed node id can never name an IP's counters or ban.
     const p = parseIp(raw);
-    if (!p) return `id ${raw}`;
-    return p.version === 4 ? `ip ${formatIp(p)}` : `ip ${prefixKey(p, this.#v6Prefix)}`;
+    if (!p) return raw;
+    if (p.version === 4) return raw.includes(':') ? formatIp(p) : raw;
+    return networkAddress(p, this.#v6Prefix);
   }
 
   #banRemaining(k: string, now: number): number {
@@ -238,18 +241,10 @@ export class ConnectionRateLimiter {
       return { allowed: false, code: 'banned', reason: 'key is banned', retryAfterMs: banLeft };
     }
     let e = this.#entries.get(k);
-    if (e) {
-      // Move to the most-recently-used end of the map.
-      this.#entries.delete(k);
-    } else {
+    if (!e) {
       e = { w: {}, violations: 0, violationStart: 0 };
-      if (this.#entries.size >= this.#maxKeys) {
-        const oldest = this.#entries.keys().next().value as string;
-        this.#entries.delete(oldest);
-        this.#evictions++;
-      }
+      this.#entries.set(k, e);
     }
-    this.#entries.set(k, e);
 
     const { max, windowMs } = this.#limits[cat];
     let w = e.w[cat];
@@ -273,7 +268,7 @@ export class ConnectionRateLimiter {
     if (estimate + 1 <= max) {
       w.curr++;
       this.#allowed[cat]++;
-      return { allowed: true };
+      return ALLOWED;
     }
 
     this.#denied[cat]++;

@@ -51,7 +51,10 @@ export class NonceRegistry {
   readonly #bytes: number;
   readonly #encoding: 'hex' | 'base64url';
   readonly #now: Clock;
-  /** nonce -> time first seen; insertion order is time order, so expiry pops from the front. */
+  /**
+   * nonce -> time it may be forgotten. Insertion order is nearly expiry order, so expiry pops
+   * from the front; an entry kept longer (future timestamp) only delays later ones, never drops one early.
+   */
   readonly #seen = new Map<string, number>();
   #replays = 0;
   #rejectedFull = 0;
@@ -76,8 +79,8 @@ export class NonceRegistry {
   }
 
   /**
-   * Accepts a nonce once. `timestamp` (ms since the epoch), when given, must be within
-   * `maxAge` of now, since an older nonce may already have been forgotten.
+   * Accepts a nonce once. `timestamp` (ms since the epoch), when given, must be less than
+   * `maxAge` old (an older nonce may already have been forgotten) and at most `maxAge` ahead.
    */
   validate(nonce: string, timestamp?: number): ReplayResult {
     if (
@@ -89,9 +92,14 @@ export class NonceRegistry {
       return bad('malformed', 'nonce must be 8-128 base64url or hex characters');
     }
     const now = this.#now();
+    let keepUntil = now + this.#maxAge;
     if (timestamp !== undefined) {
       if (typeof timestamp !== 'number' || !Number.isFinite(timestamp)) return bad('malformed', 'timestamp must be a finite number');
-      if (now - timestamp > this.#maxAge) return bad('expired', 'message is older than the nonce memory');
+      // Accept only while a nonce seen with this timestamp is certain to be remembered: it is
+      // kept until max(seen, timestamp) + maxAge, and accepted while now < timestamp + maxAge.
+      if (now - timestamp >= this.#maxAge) return bad('expired', 'message is older than the nonce memory');
+      if (timestamp - now > this.#maxAge) return bad('future', 'timestamp is too far in the future');
+      keepUntil = Math.max(now, timestamp) + this.#maxAge;
     }
     this.#expire(now);
     if (this.#seen.has(nonce)) {
@@ -102,7 +110,7 @@ export class NonceRegistry {
       this.#rejectedFull++;
       return bad('capacity', 'nonce registry is full');
     }
-    this.#seen.set(nonce, now);
+    this.#seen.set(nonce, keepUntil);
     return OK;
   }
 
@@ -121,8 +129,8 @@ export class NonceRegistry {
   }
 
   #expire(now: number): void {
-    for (const [n, t] of this.#seen) {
-      if (now - t < this.#maxAge) break;
+    for (const [n, until] of this.#seen) {
+      if (now < until) break;
       this.#seen.delete(n);
     }
   }
@@ -165,6 +173,12 @@ export class TimestampValidator {
   }
 }
 
+function badInput(senderId: unknown, seq: unknown): ReplayResult | undefined {
+  if (!isKey(senderId, 256)) return bad('malformed', 'senderId must be a non-empty string of at most 256 characters');
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return bad('malformed', 'sequence must be a safe integer >= 0');
+  return undefined;
+}
+
 /** Options of {@link SequenceTracker}; defaults in `SEQUENCE_DEFAULTS`. */
 export interface SequenceTrackerOptions {
   /** Window in sequence numbers: a multiple of 32, at least 1024 (SPEC section 2). */
@@ -176,7 +190,7 @@ export interface SequenceTrackerOptions {
 interface SenderWindow {
   /** Highest accepted sequence number, -1 before the first. */
   top: number;
-  /** Ring of 32-bit blocks (RFC 6479 section 2): windowSize / 32 blocks plus one spare. */
+  /** Ring of 32-bit blocks (RFC 6479 section 2): a power of two above windowSize / 32, so at least one spare block. */
   bits: Uint32Array;
 }
 
@@ -196,6 +210,7 @@ interface SenderWindow {
 export class SequenceTracker {
   readonly #window: number;
   readonly #blocks: number;
+  readonly #mask: number;
   readonly #maxSenders: number;
   readonly #senders = new Map<string, SenderWindow>();
   #replays = 0;
@@ -207,7 +222,11 @@ export class SequenceTracker {
     const w = optInt(o, C, 'windowSize', SEQUENCE_DEFAULTS.windowSize, SEQUENCE_DEFAULTS.minWindowSize, 1 << 20);
     if (w % 32 !== 0) throw new InvalidOptionsError(`${C}: windowSize must be a multiple of 32`);
     this.#window = w;
-    this.#blocks = w / 32 + 1;
+    // Ring size: the next power of two above windowSize / 32, so the ring index is a mask.
+    let blocks = 1;
+    while (blocks < w / 32 + 1) blocks *= 2;
+    this.#blocks = blocks;
+    this.#mask = blocks - 1;
     this.#maxSenders = optInt(o, C, 'maxSenders', SEQUENCE_DEFAULTS.maxSenders, 1);
   }
 
@@ -217,8 +236,8 @@ export class SequenceTracker {
 
   /** Whether `seq` from `senderId` would be accepted; changes nothing. */
   check(senderId: string, seq: number): ReplayResult {
-    if (!isKey(senderId, 256)) return bad('malformed', 'senderId must be a non-empty string of at most 256 characters');
-    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return bad('malformed', 'sequence must be a safe integer >= 0');
+    const bad0 = badInput(senderId, seq);
+    if (bad0) return bad0;
     const s = this.#senders.get(senderId);
     if (!s) return this.#senders.size >= this.#maxSenders ? bad('capacity', 'too many senders tracked') : OK;
     return this.#judge(s, seq);
@@ -226,25 +245,30 @@ export class SequenceTracker {
 
   /** Records `seq` as received if it is acceptable; returns the same verdict as `check`. */
   commit(senderId: string, seq: number): ReplayResult {
-    const r = this.check(senderId, seq);
-    if (!r.valid) return r;
+    const bad0 = badInput(senderId, seq);
+    if (bad0) return bad0;
     let s = this.#senders.get(senderId);
-    if (!s) {
+    if (s) {
+      const r = this.#judge(s, seq);
+      if (!r.valid) return r;
+    } else {
+      if (this.#senders.size >= this.#maxSenders) return bad('capacity', 'too many senders tracked');
       s = { top: -1, bits: new Uint32Array(this.#blocks) };
       this.#senders.set(senderId, s);
     }
     const blocks = this.#blocks;
+    const mask = this.#mask;
+    const block = Math.floor(seq / 32);
     if (seq > s.top) {
       const from = s.top < 0 ? -1 : Math.floor(s.top / 32);
-      const to = Math.floor(seq / 32);
       // Clear the blocks the window moves into (all of them after a jump of a whole ring).
-      const n = Math.min(to - from, blocks);
-      for (let i = 1; i <= n; i++) s.bits[(from + i) % blocks] = 0;
+      const n = Math.min(block - from, blocks);
+      for (let i = 1; i <= n; i++) s.bits[(from + i) & mask] = 0;
       s.top = seq;
     }
-    const b = Math.floor(seq / 32) % blocks;
-    s.bits[b] = (s.bits[b] as number) | (1 << (seq % 32));
-    return r;
+    const b = block & mask;
+    s.bits[b] = (s.bits[b] as number) | (1 << (seq & 31));
+    return OK;
   }
 
   /** `check` then `commit`: for callers whose frames are already authenticated. */
@@ -279,8 +303,8 @@ export class SequenceTracker {
       this.#tooOld++;
       return bad('too_old', 'sequence is behind the window');
     }
-    const b = Math.floor(seq / 32) % this.#blocks;
-    if (((s.bits[b] as number) >>> (seq % 32)) & 1) {
+    const b = Math.floor(seq / 32) & this.#mask;
+    if (((s.bits[b] as number) >>> (seq & 31)) & 1) {
       this.#replays++;
       return bad('replay', 'sequence already received');
     }

@@ -94,13 +94,19 @@ describe('MessageValidator.validateStructure', () => {
   });
 
   it('can refuse unknown fields', () => {
-    const strict = new MessageValidator({ limits: { ping: 64 }, schemas: { ping: { fields: { n: { type: 'integer' } }, allowUnknownFields: false } } });
+    const strict = new MessageValidator({
+      limits: { ping: 64 },
+      schemas: { ping: { fields: { n: { type: 'integer' } }, allowUnknownFields: false } },
+    });
     expect(strict.validateStructure({ n: 1 }, 'ping').valid).toBe(true);
     expect(strict.validateStructure({ n: 1, extra: true }, 'ping').code).toBe('unknown_field');
   });
 
   it('accepts union types and integer-as-number', () => {
-    const u = new MessageValidator({ limits: { u: 64 }, schemas: { u: { fields: { a: { type: ['string', 'null'], required: true }, b: { type: 'number' } } } } });
+    const u = new MessageValidator({
+      limits: { u: 64 },
+      schemas: { u: { fields: { a: { type: ['string', 'null'], required: true }, b: { type: 'number' } } } },
+    });
     expect(u.validateStructure({ a: null, b: 3 }, 'u').valid).toBe(true);
     expect(u.validateStructure({ a: 'x', b: 3.5 }, 'u').valid).toBe(true);
     expect(u.validateStructure({ a: 1 }, 'u').code).toBe('wrong_type');
@@ -130,9 +136,13 @@ describe('MessageValidator.validateStructure', () => {
     });
     expect(v.validateStructure(getter, 'gossip').code).toBe('invalid_input');
     fc.assert(
-      fc.property(fc.anything({ withObjectString: true, withNullPrototype: true, withMap: true }), fc.constantFrom('gossip', 'handshake', 'listing', 'data', 'x'), (x, t) => {
-        expect(typeof v.validateStructure(x, t).valid).toBe('boolean');
-      }),
+      fc.property(
+        fc.anything({ withObjectString: true, withNullPrototype: true, withMap: true }),
+        fc.constantFrom('gossip', 'handshake', 'listing', 'data', 'x'),
+        (x, t) => {
+          expect(typeof v.validateStructure(x, t).valid).toBe('boolean');
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -141,9 +151,13 @@ describe('MessageValidator.validateStructure', () => {
     const m = new MessageValidator();
     expect(() => m.registerType('', { maxSize: 1 })).toThrow(InvalidArgumentError);
     expect(() => m.registerType('gossip', { maxSize: 0 })).toThrow(InvalidArgumentError);
-    expect(() => m.registerType('gossip', { maxSize: 10, schema: { fields: { a: { type: 'date' as never } } } })).toThrow(InvalidArgumentError);
+    expect(() => m.registerType('gossip', { maxSize: 10, schema: { fields: { a: { type: 'date' as never } } } })).toThrow(
+      InvalidArgumentError,
+    );
     expect(() => m.registerType('gossip', { maxSize: 10, schema: { fields: { __proto__: { type: 'any' } } as never } })).not.toThrow();
-    expect(() => m.registerType('gossip', { maxSize: 10, schema: JSON.parse('{"fields":{"__proto__":{"type":"any"}}}') })).toThrow(InvalidArgumentError);
+    expect(() => m.registerType('gossip', { maxSize: 10, schema: JSON.parse('{"fields":{"__proto__":{"type":"any"}}}') })).toThrow(
+      InvalidArgumentError,
+    );
     expect(new MessageValidator().getLimit('gossip')).toBe(64 * KiB);
     expect(() => new MessageValidator({ limits: { gossip: -1 } })).toThrow(InvalidOptionsError);
     expect(() => new MessageValidator({ schemas: { nolimit: { fields: {} } } })).toThrow(InvalidOptionsError);

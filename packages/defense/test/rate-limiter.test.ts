@@ -127,9 +127,15 @@ describe('ConnectionRateLimiter', () => {
   it('keeps node ids and IPs in separate namespaces', () => {
     const clock = new FakeClock(0);
     const rl = limiter(clock);
-    rl.ban('ip 192.0.2.1');
     rl.ban('192.0.2.0/24');
+    rl.ban('2001:db8:1:2::/64');
+    rl.ban('node-192.0.2.1');
     expect(rl.isBanned('192.0.2.1')).toBe(false);
+    expect(rl.isBanned('192.0.2.0')).toBe(false);
+    expect(rl.isBanned('2001:db8:1:2::1')).toBe(false);
+    // A node id spelled as an address is that address (the API takes node ids or IPs).
+    rl.ban('2001:db8:1:2::');
+    expect(rl.isBanned('2001:db8:1:2:aaaa::1')).toBe(true);
   });
 
   it('denies invalid keys without tracking them', () => {
