@@ -2,10 +2,12 @@
 // one passphrase (scrypt + AES-256-GCM), mode 0600, atomic replace (write temp, fsync, rename).
 // A damaged file is reported, never silently replaced.
 import { constants as fsc } from 'node:fs';
-import { open as fsOpen, readFile, rename, rm } from 'node:fs/promises';
+import { open as fsOpen, readFile, rename, rm, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { astring } from './assert.js';
 import { toHex } from './bytes.js';
 import { type CborValue, decode, encode } from './cbor.js';
+import { SEALED_MAX_BYTES } from './constants.js';
 import { KeyStoreError } from './errors.js';
 import { fromSecretBytes, type NodeIdentity, secretBytesOf } from './identity.js';
 import { randomBytes } from './primitives.js';
@@ -28,6 +30,7 @@ export class KeyStore {
   #key: Uint8Array | undefined;
   #kdf: Kdf | undefined;
   #closed = false;
+  #queue: Promise<void> = Promise.resolve();
 
   private constructor(path: string, entries: Map<string, Uint8Array>, key: Uint8Array | undefined, kdf: Kdf | undefined) {
     this.path = path;
@@ -60,8 +63,12 @@ export class KeyStore {
     astring(path, 'path');
     let blob: Uint8Array;
     try {
+      // Refuse an oversized file before reading it into memory.
+      if ((await stat(path)).size > SEALED_MAX_BYTES) throw new KeyStoreError('YAK_KEYSTORE_CORRUPT', 'key store file is too large');
+      opts.signal?.throwIfAborted();
       blob = new Uint8Array(await readFile(path, opts.signal ? { signal: opts.signal } : {}));
     } catch (e) {
+      if (e instanceof KeyStoreError) throw e;
       if ((e as NodeJS.ErrnoException).code === 'ENOENT')
         throw new KeyStoreError('YAK_KEYSTORE_NOT_FOUND', 'key store file does not exist');
       if ((e as Error).name === 'AbortError') throw e;
@@ -121,34 +128,54 @@ export class KeyStore {
     this.#open();
     astring(name, 'name');
     if (name.length === 0 || name.length > 128) throw new RangeError('name must be 1..128 characters');
-    const previous = this.#entries.get(name);
-    this.#entries.set(name, secretBytesOf(identity));
-    try {
-      await this.#write(false, opts.signal);
-      previous?.fill(0);
-    } catch (e) {
-      // Leave the in-memory state as it was when the write fails.
-      this.#entries.get(name)?.fill(0);
-      if (previous) this.#entries.set(name, previous);
-      else this.#entries.delete(name);
-      throw e;
-    }
+    const bytes = secretBytesOf(identity);
+    await this.#serial(async () => {
+      const previous = this.#entries.get(name);
+      this.#entries.set(name, bytes);
+      try {
+        await this.#write(false, opts.signal);
+        previous?.fill(0);
+      } catch (e) {
+        // A failed write leaves memory as it was (and the file untouched, see #write).
+        bytes.fill(0);
+        if (previous) this.#entries.set(name, previous);
+        else this.#entries.delete(name);
+        throw e;
+      }
+    });
   }
 
   /** Remove `name` and write the file atomically. Returns whether it existed. */
   async delete(name: string, opts: { signal?: AbortSignal } = {}): Promise<boolean> {
     this.#open();
-    const previous = this.#entries.get(name);
-    if (!previous) return false;
-    this.#entries.delete(name);
-    try {
-      await this.#write(false, opts.signal);
-    } catch (e) {
-      this.#entries.set(name, previous);
-      throw e;
-    }
-    previous.fill(0);
-    return true;
+    astring(name, 'name');
+    return this.#serial(async () => {
+      const previous = this.#entries.get(name);
+      if (!previous) return false;
+      this.#entries.delete(name);
+      try {
+        await this.#write(false, opts.signal);
+      } catch (e) {
+        this.#entries.set(name, previous);
+        throw e;
+      }
+      previous.fill(0);
+      return true;
+    });
+  }
+
+  // Mutations run one at a time: each write snapshots the whole store, so two overlapping
+  // writes could otherwise rename an older snapshot over a newer one.
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => {
+      this.#open();
+      return fn();
+    });
+    this.#queue = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   /** Wipe the derived key and cached secrets from memory. */
@@ -166,13 +193,17 @@ export class KeyStore {
 
   async #write(exclusive: boolean, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
-    const identities: Record<string, CborValue> = {};
+    // An encrypted store never falls back to writing plaintext, whatever state it is in.
+    if (this.#kdf && !this.#key) throw new KeyStoreError('YAK_KEYSTORE_IO', 'key store is closed');
+    // Null prototype: a store entry named "__proto__" is data like any other name.
+    const identities: Record<string, CborValue> = Object.create(null);
     for (const [k, v] of this.#entries) identities[k] = v;
     const plain = encode({ identities });
-    const blob = this.#key && this.#kdf ? sealWithKey(KIND, this.#kdf, this.#key, plain) : sealInsecure(KIND, plain);
+    const blob = this.#kdf && this.#key ? sealWithKey(KIND, this.#kdf, this.#key, plain) : sealInsecure(KIND, plain);
     plain.fill(0);
     const tmp = `${this.path}.${toHex(randomBytes(6))}.tmp`;
     let fh: Awaited<ReturnType<typeof fsOpen>> | undefined;
+    let claimed = false;
     try {
       if (exclusive) {
         // Claim the final name first so create() never clobbers an existing (maybe damaged) file.
@@ -180,6 +211,7 @@ export class KeyStore {
           if (e.code === 'EEXIST') throw new KeyStoreError('YAK_KEYSTORE_EXISTS', 'key store file already exists');
           throw new KeyStoreError('YAK_KEYSTORE_IO', 'cannot create key store file', { cause: e });
         });
+        claimed = true;
         await claim.close();
       }
       fh = await fsOpen(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
@@ -192,8 +224,26 @@ export class KeyStore {
     } catch (e) {
       await fh?.close().catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
+      // create() failed after claiming the name: remove the empty placeholder it made (O_EXCL
+      // guarantees it was ours), so a retry does not find a "damaged" store.
+      if (claimed) await rm(this.path, { force: true }).catch(() => {});
       if (e instanceof KeyStoreError || (e as Error).name === 'AbortError') throw e;
       throw new KeyStoreError('YAK_KEYSTORE_IO', 'cannot write key store file', { cause: e });
     }
+    await syncDir(dirname(this.path));
+  }
+}
+
+// Make the rename itself durable (POSIX: the directory entry lives in the directory). Best
+// effort: some platforms cannot open or fsync a directory; the data file is already synced.
+async function syncDir(dir: string): Promise<void> {
+  let dh: Awaited<ReturnType<typeof fsOpen>> | undefined;
+  try {
+    dh = await fsOpen(dir, 'r');
+    await dh.sync();
+  } catch {
+    // ignored, see above
+  } finally {
+    await dh?.close().catch(() => {});
   }
 }
