@@ -1,0 +1,565 @@
+// The link handshake (docs/protocol/link.md sections 3-4): KEM-authenticated in the style of
+// PQNoise IK/XX and KEMTLS. Both parties are authenticated by decapsulating a ciphertext sent to
+// their static X-Wing key; forward secrecy comes from an encapsulation to the initiator's
+// ephemeral X-Wing key. No per-handshake signatures: identity records are verified once and cached.
+// Pure and synchronous: the caller moves the bytes.
+import {
+  aes256gcm,
+  CryptoError,
+  constantTimeEqual,
+  decodeIdentityRecord,
+  encodeIdentityRecord,
+  hkdf,
+  hmac,
+  hybridKem,
+  type IdentityRecord,
+  type KeyPair,
+  NodeIdentity,
+  sha256,
+  utf8,
+  wipe,
+} from '@yak/crypto';
+import { LINK } from './constants.js';
+import { Reader, WireError, Writer } from './wire.js';
+
+/** First byte of every message on a link (link.md section 2). */
+export const MsgType = {
+  HELLO: 0x01,
+  WELCOME: 0x02,
+  FINISH: 0x03,
+  CONFIRM: 0x04,
+  REJECT: 0x05,
+  RECORD: 0x10,
+} as const;
+
+/** Reasons a handshake is refused, sent in REJECT (link.md section 3.6). */
+export const RejectCode = {
+  VERSION: 1,
+  WRONG_NETWORK: 2,
+  WRONG_FINGERPRINT: 3,
+  STALE_RECORD: 4,
+  RATE_LIMITED: 5,
+  BAD_IDENTITY: 6,
+  HANDSHAKE_FAILED: 7,
+  BANNED: 8,
+  TOO_MANY_PEERS: 9,
+  DUPLICATE: 10,
+  SELF: 11,
+  SHUTTING_DOWN: 12,
+} as const;
+export type RejectCodeValue = (typeof RejectCode)[keyof typeof RejectCode];
+
+const REJECT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(RejectCode).map(([k, v]) => [v, k.toLowerCase()]));
+
+/** Name of a reject code ('wrong_network', ...), 'unknown' for codes this version does not know. */
+export function rejectName(code: number): string {
+  return REJECT_NAMES[code] ?? 'unknown';
+}
+
+/** A handshake ended without a link. `remote` is true when the peer sent the REJECT. */
+export class LinkReject extends Error {
+  constructor(
+    readonly code: number,
+    readonly detail: string,
+    readonly remote = false,
+  ) {
+    super(`${rejectName(code)}: ${detail}`);
+    this.name = 'LinkReject';
+  }
+}
+
+const X_PK = hybridKem.publicKeyLength; // 1216
+const X_CT = hybridKem.cipherTextLength; // 1120
+const MAC = 32;
+const HASH = 32;
+const MAX_RECORD = 8192;
+const MAX_NET = 64;
+const MAX_FP = 64;
+
+const LABEL = utf8('yak/link/v1');
+const INFO_ID = utf8('yak/link/v1 initiator identity');
+const INFO_I2R = utf8('yak/link/v1 key i2r');
+const INFO_R2I = utf8('yak/link/v1 key r2i');
+const INFO_CI = utf8('yak/link/v1 confirm i');
+const INFO_CR = utf8('yak/link/v1 confirm r');
+const ZERO_NONCE = new Uint8Array(12);
+
+/**
+ * Parsed and verified identity records keyed by SHA-256 of their canonical bytes, so a known
+ * peer's record costs one hash per handshake (bounded, oldest evicted first).
+ */
+export class RecordCache {
+  readonly #m = new Map<string, IdentityRecord>();
+  constructor(readonly max = 1024) {}
+
+  /** Decode and verify `bytes` (ML-DSA once per record); throws IdentityError / WireError. */
+  verify(bytes: Uint8Array, now: number): { record: IdentityRecord; hash: Uint8Array } {
+    const hash = sha256(bytes);
+    const key = hex(hash);
+    let record = this.#m.get(key);
+    if (record) {
+      if (record.expiresAt !== undefined && record.expiresAt <= now) {
+        this.#m.delete(key);
+        NodeIdentity.verifyRecord(record, { now });
+      }
+      return { record, hash };
+    }
+    record = NodeIdentity.verifyRecord(decodeIdentityRecord(bytes), { now });
+    if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value as string);
+    this.#m.set(key, record);
+    return { record, hash };
+  }
+
+  get size(): number {
+    return this.#m.size;
+  }
+}
+
+function hex(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += (b[i] as number).toString(16).padStart(2, '0');
+  return s;
+}
+
+/** Everything a handshake needs about the local node. */
+export interface HandshakeConfig {
+  identity: NodeIdentity;
+  /** Canonical encoding of `identity.publicRecord()` and its SHA-256 (computed once per node). */
+  recordBytes: Uint8Array;
+  recordHash: Uint8Array;
+  networkId: string;
+  fingerprint: Uint8Array;
+  records: RecordCache;
+  now(): number;
+}
+
+/** A completed handshake: the verified peer and the two directional record keys. */
+export interface HandshakeResult {
+  peer: IdentityRecord;
+  peerRecordBytes: Uint8Array;
+  sendKey: Uint8Array;
+  recvKey: Uint8Array;
+  mode: 'known' | 'first';
+  transcriptHash: Uint8Array;
+}
+
+/** What to do after a received message: bytes to send, and the result once the link is up. */
+export interface Step {
+  send?: Uint8Array;
+  done?: HandshakeResult;
+}
+
+/** A known responder: its verified record and canonical bytes (link.md section 4.1). */
+export interface KnownPeer {
+  record: IdentityRecord;
+  bytes: Uint8Array;
+}
+
+interface Keys {
+  i2r: Uint8Array;
+  r2i: Uint8Array;
+  ci: Uint8Array;
+  cr: Uint8Array;
+  th: Uint8Array;
+}
+
+/** TH = SHA-256(label || for each part: u32 length || part || recordHash_I || recordHash_R). */
+function transcript(parts: Uint8Array[], rhI: Uint8Array, rhR: Uint8Array): Uint8Array {
+  const w = new Writer().raw(LABEL);
+  for (const p of parts) w.u32(p.length).raw(p);
+  return sha256(w.raw(rhI).raw(rhR).finish());
+}
+
+function schedule(ssE: Uint8Array, ssI: Uint8Array, ssR: Uint8Array, th: Uint8Array): Keys {
+  const ikm = new Uint8Array(96);
+  ikm.set(ssE, 0);
+  ikm.set(ssI, 32);
+  ikm.set(ssR, 64);
+  try {
+    return {
+      i2r: hkdf('sha256', ikm, th, INFO_I2R, 32),
+      r2i: hkdf('sha256', ikm, th, INFO_R2I, 32),
+      ci: hkdf('sha256', ikm, th, INFO_CI, 32),
+      cr: hkdf('sha256', ikm, th, INFO_CR, 32),
+      th,
+    };
+  } finally {
+    wipe(ikm, ssE, ssI, ssR);
+  }
+}
+
+function identityKey(ssR: Uint8Array, prefix: Uint8Array): Uint8Array {
+  return hkdf('sha256', ssR, sha256(new Writer().raw(LABEL).raw(prefix).finish()), INFO_ID, 32);
+}
+
+function checkMac(key: Uint8Array, th: Uint8Array, mac: Uint8Array): boolean {
+  return constantTimeEqual(hmac('sha256', key, th), mac);
+}
+
+/** Convert any failure inside a handshake step into a LinkReject with a code. */
+function guard<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof LinkReject) throw e;
+    if (e instanceof WireError) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, `malformed message (${e.message})`);
+    if (e instanceof CryptoError) {
+      const bad = e.code.startsWith('YAK_IDENTITY_');
+      throw new LinkReject(bad ? RejectCode.BAD_IDENTITY : RejectCode.HANDSHAKE_FAILED, bad ? e.code : 'key exchange failed');
+    }
+    if (e instanceof RangeError || e instanceof TypeError) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'malformed value');
+    throw e;
+  }
+}
+
+/** Encode a REJECT message. */
+export function encodeReject(code: number, detail: string): Uint8Array {
+  let d = utf8(detail);
+  if (d.length > 200) d = d.subarray(0, 200);
+  return new Writer().u8(MsgType.REJECT).u8(code).vec8(d).finish();
+}
+
+/** Decode a REJECT message (lossy on the text: invalid UTF-8 is replaced). */
+export function decodeReject(msg: Uint8Array): LinkReject {
+  return guard(() => {
+    const r = new Reader(msg);
+    if (r.u8() !== MsgType.REJECT) throw new WireError('not a reject');
+    const code = r.u8();
+    const text = new TextDecoder('utf-8', { fatal: false }).decode(r.vec8(0, 200));
+    r.end();
+    return new LinkReject(code, text, true);
+  });
+}
+
+function expectType(msg: Uint8Array, type: number): void {
+  if (msg.length === 0) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'empty message');
+  if (msg[0] === MsgType.REJECT && type !== MsgType.REJECT) throw decodeReject(msg);
+  if (msg[0] !== type) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, `unexpected message type ${msg[0]}`);
+}
+
+/**
+ * The initiator side. `known` selects the 1-RTT known-peer mode (link.md section 4.1); without
+ * it the handshake is first contact (section 4.2).
+ */
+export class Initiator {
+  readonly mode: 'known' | 'first';
+  #eph: KeyPair | undefined;
+  #m1: Uint8Array | undefined;
+  #ssR: Uint8Array | undefined;
+  #peer: KnownPeer | undefined;
+  #peerHash: Uint8Array | undefined;
+  #keys: Keys | undefined;
+  #state: 'init' | 'hello' | 'finish' | 'done' | 'failed' = 'init';
+
+  constructor(
+    private readonly cfg: HandshakeConfig,
+    known?: KnownPeer,
+    private readonly expectedNodeId?: string,
+  ) {
+    this.mode = known ? 'known' : 'first';
+    this.#peer = known;
+  }
+
+  /** The HELLO message. */
+  hello(): Uint8Array {
+    if (this.#state !== 'init') throw new Error('hello() called twice');
+    const c = this.cfg;
+    this.#eph = hybridKem.generateKeyPair();
+    const w = new Writer()
+      .u8(MsgType.HELLO)
+      .u8(LINK.version)
+      .u8(this.#peer ? 1 : 0)
+      .vec8(utf8(c.networkId))
+      .vec8(c.fingerprint)
+      .raw(this.#eph.publicKey);
+    if (this.#peer) {
+      this.#peerHash = sha256(this.#peer.bytes);
+      const { cipherText, sharedSecret } = hybridKem.encapsulate(this.#peer.record.kemPublicKey);
+      this.#ssR = sharedSecret;
+      w.raw(this.#peerHash).raw(cipherText);
+      const prefix = w.finish();
+      const kId = identityKey(sharedSecret, prefix);
+      const enc = aes256gcm(kId).seal(ZERO_NONCE, c.recordBytes, prefix);
+      wipe(kId);
+      this.#m1 = new Writer().raw(prefix).vec16(enc).finish();
+    } else {
+      this.#m1 = w.vec16(c.recordBytes).finish();
+    }
+    this.#state = 'hello';
+    return this.#m1;
+  }
+
+  /** Process WELCOME (then CONFIRM in first-contact mode). Throws LinkReject on any failure. */
+  receive(msg: Uint8Array): Step {
+    try {
+      if (this.#state === 'hello') return guard(() => (this.mode === 'known' ? this.#welcomeKnown(msg) : this.#welcomeFirst(msg)));
+      if (this.#state === 'finish') return guard(() => this.#confirm(msg));
+      throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unexpected message');
+    } catch (e) {
+      this.#fail();
+      throw e;
+    }
+  }
+
+  #welcomeKnown(msg: Uint8Array): Step {
+    expectType(msg, MsgType.WELCOME);
+    const r = new Reader(msg);
+    r.u8();
+    if (r.u8() !== 1) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
+    const ctE = r.bytes(X_CT);
+    const ctI = r.bytes(X_CT);
+    const body = msg.subarray(0, r.offset);
+    const macR = r.bytes(MAC);
+    r.end();
+    const peer = this.#peer as KnownPeer;
+    // The record may have expired since it was cached.
+    this.cfg.records.verify(peer.bytes, this.cfg.now());
+    const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
+    const ssI = this.cfg.identity.kemDecapsulate(ctI);
+    const th = transcript([this.#m1 as Uint8Array, body], this.cfg.recordHash, this.#peerHash as Uint8Array);
+    const k = schedule(ssE, ssI, this.#ssR as Uint8Array, th);
+    if (!checkMac(k.cr, th, macR)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'responder key confirmation failed');
+    const finish = new Writer()
+      .u8(MsgType.FINISH)
+      .u8(1)
+      .raw(hmac('sha256', k.ci, th))
+      .finish();
+    return { send: finish, done: this.#finishWith(k, peer) };
+  }
+
+  #welcomeFirst(msg: Uint8Array): Step {
+    expectType(msg, MsgType.WELCOME);
+    const r = new Reader(msg);
+    r.u8();
+    if (r.u8() !== 0) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
+    const ctE = r.bytes(X_CT);
+    const ctI = r.bytes(X_CT);
+    const recBytes = r.vec16(1, MAX_RECORD);
+    r.end();
+    const { record, hash } = this.cfg.records.verify(recBytes, this.cfg.now());
+    if (this.expectedNodeId !== undefined && record.nodeId !== this.expectedNodeId) {
+      throw new LinkReject(RejectCode.BAD_IDENTITY, 'responder is not the expected node');
+    }
+    if (record.nodeId === this.cfg.identity.nodeId) throw new LinkReject(RejectCode.SELF, 'connected to self');
+    this.#peer = { record, bytes: recBytes.slice() };
+    this.#peerHash = hash;
+    const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
+    const ssI = this.cfg.identity.kemDecapsulate(ctI);
+    const { cipherText, sharedSecret } = hybridKem.encapsulate(record.kemPublicKey);
+    const m3body = new Writer().u8(MsgType.FINISH).u8(0).raw(cipherText).finish();
+    const th = transcript([this.#m1 as Uint8Array, msg, m3body], this.cfg.recordHash, hash);
+    const k = schedule(ssE, ssI, sharedSecret, th);
+    this.#keys = k;
+    this.#state = 'finish';
+    return {
+      send: new Writer()
+        .raw(m3body)
+        .raw(hmac('sha256', k.ci, th))
+        .finish(),
+    };
+  }
+
+  #confirm(msg: Uint8Array): Step {
+    expectType(msg, MsgType.CONFIRM);
+    const r = new Reader(msg);
+    r.u8();
+    const macR = r.bytes(MAC);
+    r.end();
+    const k = this.#keys as Keys;
+    if (!checkMac(k.cr, k.th, macR)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'responder key confirmation failed');
+    return { done: this.#finishWith(k, this.#peer as KnownPeer) };
+  }
+
+  #finishWith(k: Keys, peer: KnownPeer): HandshakeResult {
+    wipe(k.ci, k.cr);
+    this.#wipeEph();
+    this.#state = 'done';
+    return { peer: peer.record, peerRecordBytes: peer.bytes, sendKey: k.i2r, recvKey: k.r2i, mode: this.mode, transcriptHash: k.th };
+  }
+
+  #wipeEph(): void {
+    if (this.#eph) wipe(this.#eph.secretKey);
+    if (this.#ssR) wipe(this.#ssR);
+    this.#eph = undefined;
+    this.#ssR = undefined;
+  }
+
+  #fail(): void {
+    this.#state = 'failed';
+    if (this.#keys) wipe(this.#keys.i2r, this.#keys.r2i, this.#keys.ci, this.#keys.cr);
+    this.#keys = undefined;
+    this.#wipeEph();
+  }
+
+  /** Wipe secrets of an abandoned handshake. */
+  destroy(): void {
+    if (this.#state !== 'done') this.#fail();
+  }
+}
+
+/** Checks the responder runs once the initiator's identity is known; return a reject code to refuse. */
+export type PeerCheck = (record: IdentityRecord) => { code: RejectCodeValue; detail: string } | undefined;
+
+/** The responder side. */
+export class Responder {
+  #state: 'hello' | 'finish' | 'done' | 'failed' = 'hello';
+  #mode: 'known' | 'first' = 'first';
+  #m1: Uint8Array | undefined;
+  #m2: Uint8Array | undefined;
+  #peer: KnownPeer | undefined;
+  #peerHash: Uint8Array | undefined;
+  #ssE: Uint8Array | undefined;
+  #ssI: Uint8Array | undefined;
+  #keys: Keys | undefined;
+
+  constructor(
+    private readonly cfg: HandshakeConfig,
+    private readonly check: PeerCheck = () => undefined,
+  ) {}
+
+  /** The initiator's identity, once HELLO was processed. */
+  get peer(): IdentityRecord | undefined {
+    return this.#peer?.record;
+  }
+
+  receive(msg: Uint8Array): Step {
+    try {
+      if (this.#state === 'hello') return guard(() => this.#hello(msg));
+      if (this.#state === 'finish') return guard(() => this.#finish(msg));
+      throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unexpected message');
+    } catch (e) {
+      this.#fail();
+      throw e;
+    }
+  }
+
+  #hello(msg: Uint8Array): Step {
+    const c = this.cfg;
+    expectType(msg, MsgType.HELLO);
+    const r = new Reader(msg);
+    r.u8();
+    const version = r.u8();
+    if (version !== LINK.version) throw new LinkReject(RejectCode.VERSION, `unsupported version ${version}`);
+    const mode = r.u8();
+    if (mode > 1) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unknown mode');
+    const net = r.vec8(1, MAX_NET);
+    const fp = r.vec8(0, MAX_FP);
+    const ephPk = r.bytes(X_PK);
+    if (!constantTimeEqual(net, utf8(c.networkId))) throw new LinkReject(RejectCode.WRONG_NETWORK, 'network id differs');
+    if (!constantTimeEqual(fp, c.fingerprint)) throw new LinkReject(RejectCode.WRONG_FINGERPRINT, 'network fingerprint differs');
+    let ssR: Uint8Array | undefined;
+    let recBytes: Uint8Array;
+    if (mode === 1) {
+      const rh = r.bytes(HASH);
+      const ctR = r.bytes(X_CT);
+      const prefix = msg.subarray(0, r.offset);
+      const enc = r.vec16(17, MAX_RECORD + 16);
+      r.end();
+      if (!constantTimeEqual(rh, c.recordHash)) throw new LinkReject(RejectCode.STALE_RECORD, 'responder record changed');
+      ssR = c.identity.kemDecapsulate(ctR);
+      const kId = identityKey(ssR, prefix);
+      try {
+        recBytes = aes256gcm(kId).open(ZERO_NONCE, enc, prefix);
+      } catch {
+        wipe(ssR);
+        throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'initiator identity does not decrypt');
+      } finally {
+        wipe(kId);
+      }
+    } else {
+      recBytes = r.vec16(1, MAX_RECORD);
+      r.end();
+    }
+    const { record, hash } = c.records.verify(recBytes, c.now());
+    if (record.nodeId === c.identity.nodeId) throw new LinkReject(RejectCode.SELF, 'connected to self');
+    const refusal = this.check(record);
+    if (refusal) throw new LinkReject(refusal.code, refusal.detail);
+    this.#peer = { record, bytes: recBytes.slice() };
+    this.#peerHash = hash;
+    this.#m1 = msg;
+    const e = hybridKem.encapsulate(ephPk);
+    const i = hybridKem.encapsulate(record.kemPublicKey);
+    if (mode === 1) {
+      this.#mode = 'known';
+      const body = new Writer().u8(MsgType.WELCOME).u8(1).raw(e.cipherText).raw(i.cipherText).finish();
+      const th = transcript([msg, body], hash, c.recordHash);
+      const k = schedule(e.sharedSecret, i.sharedSecret, ssR as Uint8Array, th);
+      this.#keys = k;
+      this.#state = 'finish';
+      return {
+        send: new Writer()
+          .raw(body)
+          .raw(hmac('sha256', k.cr, th))
+          .finish(),
+      };
+    }
+    this.#ssE = e.sharedSecret;
+    this.#ssI = i.sharedSecret;
+    this.#m2 = new Writer().u8(MsgType.WELCOME).u8(0).raw(e.cipherText).raw(i.cipherText).vec16(c.recordBytes).finish();
+    this.#state = 'finish';
+    return { send: this.#m2 };
+  }
+
+  #finish(msg: Uint8Array): Step {
+    expectType(msg, MsgType.FINISH);
+    const r = new Reader(msg);
+    r.u8();
+    const mode = r.u8();
+    if (this.#mode === 'known') {
+      if (mode !== 1) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
+      const macI = r.bytes(MAC);
+      r.end();
+      const k = this.#keys as Keys;
+      if (!checkMac(k.ci, k.th, macI)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'initiator key confirmation failed');
+      return { done: this.#finishWith(k) };
+    }
+    if (mode !== 0) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
+    const ctR = r.bytes(X_CT);
+    const m3body = msg.subarray(0, r.offset);
+    const macI = r.bytes(MAC);
+    r.end();
+    const ssR = this.cfg.identity.kemDecapsulate(ctR);
+    const th = transcript([this.#m1 as Uint8Array, this.#m2 as Uint8Array, m3body], this.#peerHash as Uint8Array, this.cfg.recordHash);
+    const k = schedule(this.#ssE as Uint8Array, this.#ssI as Uint8Array, ssR, th);
+    this.#ssE = undefined;
+    this.#ssI = undefined;
+    this.#keys = k;
+    if (!checkMac(k.ci, th, macI)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'initiator key confirmation failed');
+    const confirm = new Writer()
+      .u8(MsgType.CONFIRM)
+      .raw(hmac('sha256', k.cr, th))
+      .finish();
+    return { send: confirm, done: this.#finishWith(k) };
+  }
+
+  #finishWith(k: Keys): HandshakeResult {
+    wipe(k.ci, k.cr);
+    this.#keys = undefined;
+    this.#state = 'done';
+    this.#m1 = undefined;
+    this.#m2 = undefined;
+    const peer = this.#peer as KnownPeer;
+    return { peer: peer.record, peerRecordBytes: peer.bytes, sendKey: k.r2i, recvKey: k.i2r, mode: this.#mode, transcriptHash: k.th };
+  }
+
+  #fail(): void {
+    this.#state = 'failed';
+    if (this.#keys) wipe(this.#keys.i2r, this.#keys.r2i, this.#keys.ci, this.#keys.cr);
+    wipe(this.#ssE, this.#ssI);
+    this.#keys = undefined;
+    this.#ssE = undefined;
+    this.#ssI = undefined;
+    this.#m1 = undefined;
+    this.#m2 = undefined;
+  }
+
+  destroy(): void {
+    if (this.#state !== 'done') this.#fail();
+  }
+}
+
+/** Canonical bytes and hash of the local identity record (once per node). */
+export function localRecord(identity: NodeIdentity): { bytes: Uint8Array; hash: Uint8Array } {
+  const bytes = encodeIdentityRecord(identity.publicRecord());
+  return { bytes, hash: sha256(bytes) };
+}

@@ -1,0 +1,64 @@
+/**
+ * @yak/mesh-core: `MeshNetwork`, authenticated post-quantum links over WebSockets or an
+ * in-memory transport, with defenses, keep-alive, reconnect and a replicated store; the
+ * `LinkLayer` that gossip and routing run on (SPEC section 3, seed 001).
+ * @packageDocumentation
+ */
+
+/** Defaults with their sources. */
+export { BOUNDS, DEFENSE_DEFAULTS, LINK, MESH_DEFAULTS, RECONNECT, STORE_DEFAULTS } from './constants.js';
+/** Errors: one base class, one subclass per condition, each with a stable `code`. */
+export {
+  AbortedError,
+  ConnectionError,
+  HandshakeError,
+  IdentityMismatchError,
+  InvalidArgumentError,
+  MeshError,
+  type MeshErrorCode,
+  NotRunningError,
+  PayloadTooLargeError,
+  PortUnavailableError,
+  RejectedError,
+  StoreFullError,
+  TimeoutError,
+  UnreachableError,
+  WrongFingerprintError,
+  WrongNetworkError,
+} from './errors.js';
+/** The contract gossip and routing are written against, plus the clock and logger shapes. */
+export {
+  type Clock,
+  type FrameKind,
+  type LinkLayer,
+  type LinkPeer,
+  type Logger,
+  silentLogger,
+  systemClock,
+} from './link-layer.js';
+/** Seed 001 message types, lifecycle events, application frame kinds and payload types. */
+export { AppKind, MeshEvents, type MeshPayload, type MessageType, MessageTypes } from './messages.js';
+/** The mesh node. */
+export {
+  type ConnectOptions,
+  type DirectMessage,
+  type EngineContext,
+  type GossipEngine,
+  type GossipFactory,
+  type GossipMessage,
+  type MeshHandler,
+  MeshNetwork,
+  type MeshNetworkOptions,
+  type MeshStats,
+  type PeerInfo,
+  type RouterEngine,
+  type RouterFactory,
+} from './network.js';
+/** The bounded last-writer-wins store behind sync_request / sync_response / replicate. */
+export { ReplicatedStore, type StoreEntry, StoreKind, type StoreOptions, type SyncOptions } from './store.js';
+/** In-memory transport for simulations (same protocol code as WebSockets). */
+export { MemoryHub, MemoryTransport, type MemoryTransportOptions } from './transport/memory.js';
+/** Transport contract, for custom transports. */
+export type { DialOptions, ListenOptions, Transport, TransportConnection, TransportListener } from './transport/types.js';
+/** WebSocket transport over `ws`. */
+export { WsTransport, type WsTransportOptions } from './transport/ws.js';

@@ -1,0 +1,372 @@
+// One link to a neighbour: drives the handshake over a transport connection, then carries
+// batched frames in AEAD records (docs/protocol/link.md sections 3-6). Transport-agnostic: the
+// same code runs over `ws` and the in-memory transport.
+import { type IdentityRecord, utf8 } from '@yak/crypto';
+import { LINK } from './constants.js';
+import {
+  encodeReject,
+  type HandshakeConfig,
+  type HandshakeResult,
+  Initiator,
+  type KnownPeer,
+  LinkReject,
+  MsgType,
+  type PeerCheck,
+  RejectCode,
+  Responder,
+} from './handshake.js';
+import type { Clock } from './link-layer.js';
+import { RecordLayer } from './record.js';
+import type { TransportConnection } from './transport/types.js';
+
+/** Link-control frame kinds (0x00-0x0f, link-layer.ts). */
+export const LinkKind = {
+  PING: 0x00,
+  PONG: 0x01,
+  CLOSE: 0x02,
+  PEERS: 0x03,
+  INFO: 0x04,
+} as const;
+
+/** Frame header inside a record: kind (u8) + body length (u32). */
+const FRAME_HEADER = 5;
+
+/** Why a link ended. `code` is stable; `reject` is set when a handshake was refused. */
+export interface CloseInfo {
+  code: 'local' | 'remote' | 'transport' | 'timeout' | 'rejected' | 'violation' | 'replaced' | 'stopped' | 'dead';
+  detail: string;
+  reject?: LinkReject;
+}
+
+/** What the link needs from its owner. */
+export interface LinkHost {
+  readonly handshake: HandshakeConfig;
+  readonly clock: Clock;
+  readonly handshakeTimeoutMs: number;
+  /** Responder-side checks once the initiator is identified (bans, limits, duplicates). */
+  readonly peerCheck: PeerCheck;
+  onUp(link: Link): void;
+  onFrame(link: Link, kind: number, body: Uint8Array): void;
+  onClose(link: Link, info: CloseInfo): void;
+  /** Protocol violation by the remote side. `fatal` ones also close the link. */
+  onViolation(link: Link, reason: string, severity: number): void;
+}
+
+export interface LinkStats {
+  recordsSent: number;
+  recordsReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  bytesSent: number;
+  bytesReceived: number;
+  replaysBlocked: number;
+}
+
+let nextLinkId = 1;
+
+export class Link {
+  readonly id = nextLinkId++;
+  readonly initiator: boolean;
+  state: 'handshaking' | 'up' | 'closed' = 'handshaking';
+  /** Verified peer identity (after the handshake). */
+  peer: IdentityRecord | undefined;
+  peerRecordBytes: Uint8Array | undefined;
+  mode: 'known' | 'first' | undefined;
+  /** Endpoint we dialed, or the one the peer advertised in INFO. */
+  endpoint: string | undefined;
+  readonly remoteAddress: string;
+  upAt = 0;
+  lastRecv: number;
+  rttMs: number | undefined;
+  readonly stats: LinkStats = {
+    recordsSent: 0,
+    recordsReceived: 0,
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    replaysBlocked: 0,
+  };
+
+  readonly #conn: TransportConnection;
+  readonly #host: LinkHost;
+  #hs: Initiator | Responder | undefined;
+  #records: RecordLayer | undefined;
+  #timer: unknown;
+  #batch: Uint8Array | undefined;
+  #batchLen = 0;
+  #flushQueued = false;
+  #closeInfo: CloseInfo | undefined;
+  #settle: ((err?: CloseInfo) => void) | undefined;
+  /** Resolves when the link is up; rejects with the CloseInfo when it ends before. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    host: LinkHost,
+    conn: TransportConnection,
+    opts: { initiator: boolean; known?: KnownPeer; expectedNodeId?: string; endpoint?: string },
+  ) {
+    this.#host = host;
+    this.#conn = conn;
+    this.initiator = opts.initiator;
+    this.endpoint = opts.endpoint;
+    this.remoteAddress = conn.remoteAddress;
+    this.lastRecv = host.clock.now();
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.#settle = (err) => (err ? reject(err) : resolve());
+    });
+    // A failed handshake is reported through `ready` and onClose; nobody may be awaiting it.
+    this.ready.catch(() => {});
+    conn.onMessage = (data) => this.#receive(data);
+    conn.onClose = (code, reason) => this.#closed({ code: 'transport', detail: `transport closed (${code}${reason ? ` ${reason}` : ''})` });
+    this.#timer = host.clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (this.state === 'handshaking') this.close({ code: 'timeout', detail: 'handshake timed out' });
+    }, host.handshakeTimeoutMs);
+    if (opts.initiator) {
+      const hs = new Initiator(host.handshake, opts.known, opts.expectedNodeId);
+      this.#hs = hs;
+      this.#sendRaw(hs.hello());
+    } else {
+      this.#hs = new Responder(host.handshake, host.peerCheck);
+    }
+  }
+
+  get nodeId(): string | undefined {
+    return this.peer?.nodeId;
+  }
+
+  get bufferedAmount(): number {
+    return this.#conn.bufferedAmount + this.#batchLen;
+  }
+
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closeInfo;
+  }
+
+  #sendRaw(bytes: Uint8Array): void {
+    this.stats.bytesSent += bytes.length;
+    this.#conn.send(bytes);
+  }
+
+  #receive(data: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.stats.bytesReceived += data.length;
+    if (this.state === 'handshaking') {
+      this.#handshakeMessage(data);
+      return;
+    }
+    const records = this.#records as RecordLayer;
+    const pt = records.open(data);
+    if (typeof pt === 'string') {
+      if (pt === 'replay' || pt === 'old') {
+        // A reliable ordered transport never repeats a record: someone injected it. Drop it.
+        this.stats.replaysBlocked++;
+        this.#host.onViolation(this, `replayed record (${pt})`, 1);
+        return;
+      }
+      this.#host.onViolation(this, `record ${pt}`, 5);
+      this.close({ code: 'violation', detail: `record ${pt}` });
+      return;
+    }
+    this.lastRecv = this.#host.clock.now();
+    this.stats.recordsReceived++;
+    // Parse the whole record before dispatching, so a malformed record dispatches nothing.
+    const frames: { kind: number; body: Uint8Array }[] = [];
+    let o = 0;
+    while (o < pt.length) {
+      if (pt.length - o < FRAME_HEADER) return this.#malformed();
+      const kind = pt[o] as number;
+      const len =
+        (((pt[o + 1] as number) << 24) | ((pt[o + 2] as number) << 16) | ((pt[o + 3] as number) << 8) | (pt[o + 4] as number)) >>> 0;
+      o += FRAME_HEADER;
+      if (len > LINK.maxFrameBytes || len > pt.length - o) return this.#malformed();
+      frames.push({ kind, body: pt.subarray(o, o + len) });
+      o += len;
+    }
+    if (frames.length === 0) return this.#malformed();
+    for (const f of frames) {
+      if (this.state !== 'up') return;
+      this.stats.framesReceived++;
+      if (f.kind === LinkKind.CLOSE) {
+        this.#remoteClose(f.body);
+        return;
+      }
+      this.#host.onFrame(this, f.kind, f.body);
+    }
+  }
+
+  #malformed(): void {
+    this.#host.onViolation(this, 'malformed frames in record', 5);
+    this.close({ code: 'violation', detail: 'malformed frames' });
+  }
+
+  #remoteClose(body: Uint8Array): void {
+    const detail = new TextDecoder('utf-8', { fatal: false }).decode(body.subarray(0, 200));
+    this.#terminate({ code: 'remote', detail: detail || 'closed by peer' }, 1000, 'closed');
+  }
+
+  #handshakeMessage(data: Uint8Array): void {
+    if (data.length > LINK.maxHandshakeBytes) {
+      this.#host.onViolation(this, 'oversized handshake message', 3);
+      this.#fail(new LinkReject(RejectCode.HANDSHAKE_FAILED, 'handshake message too large'));
+      return;
+    }
+    if (data[0] === MsgType.RECORD) {
+      // Never decrypt or dispatch anything before the handshake completed (link.md section 3).
+      this.#host.onViolation(this, 'record before handshake', 3);
+      this.#fail(new LinkReject(RejectCode.HANDSHAKE_FAILED, 'record before handshake'));
+      return;
+    }
+    let step: ReturnType<Initiator['receive']>;
+    try {
+      step = (this.#hs as Initiator | Responder).receive(data);
+    } catch (e) {
+      if (e instanceof LinkReject) {
+        if (!e.remote && e.code !== RejectCode.DUPLICATE) this.#host.onViolation(this, e.message, 1);
+        this.#fail(e);
+        return;
+      }
+      throw e;
+    }
+    if (step.send) this.#sendRaw(step.send);
+    if (step.done) this.#up(step.done);
+  }
+
+  #up(r: HandshakeResult): void {
+    this.#hs = undefined;
+    if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.peer = r.peer;
+    this.peerRecordBytes = r.peerRecordBytes;
+    this.mode = r.mode;
+    this.#records = new RecordLayer(r.sendKey, r.recvKey);
+    this.state = 'up';
+    this.upAt = this.#host.clock.now();
+    this.lastRecv = this.upAt;
+    this.#host.onUp(this);
+    if (this.state === 'up') this.#settle?.();
+    this.#settle = undefined;
+  }
+
+  /** The handshake failed: tell the peer why (unless it told us), then close. */
+  #fail(e: LinkReject): void {
+    if (!e.remote) this.#sendRaw(encodeReject(e.code, e.detail));
+    this.#terminate({ code: 'rejected', detail: e.message, reject: e }, 1008, 'handshake failed');
+  }
+
+  /**
+   * Queue one frame. Small frames are copied into a batch sealed as one record at the end of
+   * the current task (or when it reaches `LINK.batchBytes`); large ones are sealed at once.
+   */
+  send(kind: number, body: Uint8Array): boolean {
+    if (this.state !== 'up') return false;
+    if (body.length > LINK.maxFrameBytes) return false;
+    if (this.#conn.bufferedAmount + this.#batchLen > LINK.maxBufferedBytes) return false;
+    const need = FRAME_HEADER + body.length;
+    if (this.#batchLen > 0 && this.#batchLen + need > LINK.batchBytes) this.flush();
+    if (need >= LINK.batchBytes) {
+      const pt = new Uint8Array(need);
+      writeFrame(pt, 0, kind, body);
+      this.#seal(pt, 1);
+      return true;
+    }
+    let b = this.#batch;
+    if (!b || b.length < this.#batchLen + need) {
+      const grown = new Uint8Array(Math.min(LINK.batchBytes, Math.max(1024, (this.#batchLen + need) * 2)));
+      if (b && this.#batchLen > 0) grown.set(b.subarray(0, this.#batchLen));
+      b = grown;
+      this.#batch = b;
+    }
+    writeFrame(b, this.#batchLen, kind, body);
+    this.#batchLen += need;
+    this.#pendingFrames++;
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
+        this.flush();
+      });
+    }
+    return true;
+  }
+
+  #pendingFrames = 0;
+
+  /** Seal and send the pending batch now. */
+  flush(): void {
+    if (this.#batchLen === 0 || this.state !== 'up') return;
+    const n = this.#pendingFrames;
+    const pt = (this.#batch as Uint8Array).subarray(0, this.#batchLen);
+    this.#batchLen = 0;
+    this.#pendingFrames = 0;
+    this.#seal(pt, n);
+    // Keep small batch buffers for the next burst; give large ones back (idle links stay small).
+    if ((this.#batch as Uint8Array).length > 4096) this.#batch = undefined;
+  }
+
+  #seal(pt: Uint8Array, frames: number): void {
+    const records = this.#records as RecordLayer;
+    if (records.exhausted) {
+      this.close({ code: 'local', detail: 'record limit reached, re-handshake' });
+      return;
+    }
+    const rec = records.seal(pt);
+    this.stats.recordsSent++;
+    this.stats.framesSent += frames;
+    this.#sendRaw(rec);
+  }
+
+  /** Close the link; an established link first tells the peer why (inside a record). */
+  close(info: CloseInfo = { code: 'local', detail: 'closed' }): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'up') {
+      this.flush();
+      const reason = utf8(info.detail.slice(0, 200));
+      const pt = new Uint8Array(FRAME_HEADER + reason.length);
+      writeFrame(pt, 0, LinkKind.CLOSE, reason);
+      const records = this.#records as RecordLayer;
+      if (!records.exhausted) this.#sendRaw(records.seal(pt));
+    } else if (this.state === 'handshaking' && info.code !== 'transport') {
+      const code = info.code === 'stopped' ? RejectCode.SHUTTING_DOWN : RejectCode.HANDSHAKE_FAILED;
+      this.#sendRaw(encodeReject(code, info.detail));
+    }
+    this.#terminate(info, info.code === 'violation' ? 1008 : 1000, info.code);
+  }
+
+  #terminate(info: CloseInfo, wsCode: number, wsReason: string): void {
+    if (this.state === 'closed') return;
+    this.#closed(info);
+    this.#conn.close(wsCode, wsReason);
+  }
+
+  #closed(info: CloseInfo): void {
+    if (this.state === 'closed') return;
+    const wasUp = this.state === 'up';
+    this.state = 'closed';
+    this.#closeInfo = info;
+    if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#hs?.destroy();
+    this.#hs = undefined;
+    this.#records?.destroy();
+    this.#records = undefined;
+    this.#batch = undefined;
+    this.#batchLen = 0;
+    this.#conn.onMessage = undefined;
+    this.#settle?.(info);
+    this.#settle = undefined;
+    void wasUp;
+    this.#host.onClose(this, info);
+  }
+}
+
+function writeFrame(buf: Uint8Array, off: number, kind: number, body: Uint8Array): void {
+  const len = body.length;
+  buf[off] = kind;
+  buf[off + 1] = len >>> 24;
+  buf[off + 2] = (len >>> 16) & 0xff;
+  buf[off + 3] = (len >>> 8) & 0xff;
+  buf[off + 4] = len & 0xff;
+  buf.set(body, off + FRAME_HEADER);
+}
