@@ -1,0 +1,10 @@
+// The demo's sections, in protocol-stack order. Each later package adds one.
+import { foundationDemo } from './foundation.js';
+import type { DemoUI } from './ui.js';
+
+export interface DemoSection {
+  name: string;
+  run(ui: DemoUI): Promise<void>;
+}
+
+export const sections: DemoSection[] = [{ name: 'foundation', run: foundationDemo }];
