@@ -354,7 +354,7 @@ export class NenClient {
     else {
       const res = await this.#transport(new URL(this.#keyConfigPath, this.#base), { method: 'GET' }, signal);
       if (res.status !== 200) {
-        await res.body?.cancel().catch(() => {});
+        void res.body?.cancel().catch(() => {});
         throw nenError('ISO-1105', { message: `key configuration request failed with HTTP ${res.status}` });
       }
       let bytes: Uint8Array;
@@ -625,7 +625,7 @@ export class NenClient {
     const pending: Uint8Array[] = [];
     let head: { status: number; headers: Array<[string, string]> } | undefined;
     const fail = async (e: unknown): Promise<never> => {
-      await reader.cancel().catch(() => {});
+      void reader.cancel().catch(() => {});
       throw e;
     };
     while (!head) {
@@ -681,14 +681,14 @@ export class NenClient {
             if (produced) return;
           } catch (e) {
             count(e);
-            await reader.cancel().catch(() => {});
+            void reader.cancel().catch(() => {});
             controller.error(e);
             return;
           }
         }
       },
       async cancel(reason) {
-        await reader.cancel(reason).catch(() => {});
+        void reader.cancel(reason).catch(() => {});
       },
     });
     return new Response(isNullBodyStatus(head.status) ? null : body, { status: head.status, headers: head.headers });

@@ -17,7 +17,7 @@ export async function readBounded(body: ReadableStream<Uint8Array> | null, max: 
   if (declared) {
     const n = Number(declared);
     if (Number.isFinite(n) && n > max) {
-      await body?.cancel().catch(() => {});
+      void body?.cancel().catch(() => {});
       throw new BodyTooLarge();
     }
   }
@@ -31,7 +31,7 @@ export async function readBounded(body: ReadableStream<Uint8Array> | null, max: 
       if (done) break;
       total += value.length;
       if (total > max) {
-        await reader.cancel().catch(() => {});
+        void reader.cancel().catch(() => {});
         throw new BodyTooLarge();
       }
       parts.push(value);

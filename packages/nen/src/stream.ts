@@ -112,7 +112,7 @@ export function sealStream(head: StreamHead, body: ReadableStream<Uint8Array> | 
       }
     },
     async cancel(reason) {
-      await reader?.cancel(reason).catch(() => {});
+      void reader?.cancel(reason).catch(() => {});
     },
   });
 }

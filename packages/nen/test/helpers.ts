@@ -2,7 +2,14 @@
 // about 15 ms), an in-process fetch that hands requests straight to a server handler, and a fake
 // clock.
 import { NodeIdentity } from '@yak/crypto';
-import { createNenClient, createNenServer, MemorySessionStore, type NenClientOptions, type NenHandler, type NenServerOptions } from '../src/index.js';
+import {
+  createNenClient,
+  createNenServer,
+  MemorySessionStore,
+  type NenClientOptions,
+  type NenHandler,
+  type NenServerOptions,
+} from '../src/index.js';
 
 export const BASE = 'http://nen.test';
 
@@ -52,9 +59,11 @@ export interface Fixture {
   tamperResponse?: (r: Response, req: Request) => Response | Promise<Response>;
 }
 
-export function fixture(opts: { server?: Partial<NenServerOptions>; client?: Partial<NenClientOptions>; app?: NenHandler } = {}): Fixture {
+export function fixture(
+  opts: { server?: Partial<NenServerOptions>; client?: Partial<NenClientOptions>; app?: NenHandler; maxNonces?: number } = {},
+): Fixture {
   const clock = new FakeClock();
-  const store = new MemorySessionStore({ now: clock.now });
+  const store = new MemorySessionStore({ now: clock.now, ...(opts.maxNonces ? { maxNonces: opts.maxNonces } : {}) });
   const id = serverIdentity();
   const server = createNenServer({ identity: id, store, now: clock.now, ...opts.server });
   const handler = server.withNen(opts.app ?? echo);
@@ -101,4 +110,81 @@ export async function codeOf(res: Response): Promise<string | undefined> {
   } catch {
     return undefined;
   }
+}
+
+import { chacha20poly1305, concatBytes, hmac, hybridKem, randomBytes, toBase64url, utf8 } from '@yak/crypto';
+import {
+  type ClientHello,
+  confirmTag,
+  decodeServerHello,
+  deriveKeys,
+  encodeClientHello,
+  handshakeTranscript,
+  type SessionKeys,
+} from '../src/handshake.js';
+import { decodeKeyConfig, verifyKeyConfig } from '../src/keyconfig.js';
+import {
+  encodeRequestEnvelope,
+  encodeSealedBody,
+  encodeSealedHeader,
+  HEADER,
+  type RequestEnvelope,
+  requestAad,
+  requestMacInput,
+} from '../src/wire.js';
+
+/** A hand-rolled client with direct access to the session keys, to craft precise attacks. */
+export interface RawSession {
+  sid: Uint8Array;
+  keys: SessionKeys;
+  request(
+    method: string,
+    target: string,
+    env?: RequestEnvelope,
+    opts?: { timestamp?: number; nonce?: Uint8Array; corruptCiphertext?: boolean; rawPlaintext?: Uint8Array; rawBody?: string },
+  ): Request;
+}
+
+export async function rawSession(handler: (r: Request) => Promise<Response>, now: () => number): Promise<RawSession> {
+  const cfgRes = await handler(new Request(`${BASE}/.well-known/nen/key-config`));
+  const { config, hash } = verifyKeyConfig(decodeKeyConfig(new Uint8Array(await cfgRes.arrayBuffer())), {}, now());
+  const eph = hybridKem.generateKeyPair();
+  const enc = hybridKem.encapsulate(config.kemPublicKey);
+  const hello: ClientHello = { v: 1, kc: hash, epk: eph.publicKey, ct: enc.cipherText, cn: randomBytes(16), ts: now() };
+  const res = await handler(new Request(`${BASE}/api/nen/handshake`, { method: 'POST', body: encodeClientHello(hello) }));
+  if (res.status !== 200) throw new Error(`handshake ${res.status} ${await res.text()}`);
+  const sh = decodeServerHello(await res.text());
+  const ss = hybridKem.decapsulate(sh.ect, eph.secretKey);
+  const th = handshakeTranscript(hello, sh);
+  const { keys, confirmKey } = deriveKeys(concatBytes(enc.sharedSecret, ss), th);
+  if (toBase64url(confirmTag(confirmKey, th)) !== toBase64url(sh.confirm)) throw new Error('confirm');
+  const sid = sh.sid;
+  return {
+    sid,
+    keys,
+    request(method, target, env = { headers: [['content-type', 'application/json']], body: utf8('{}') }, o = {}) {
+      const timestamp = o.timestamp ?? now();
+      const nonce = o.nonce ?? randomBytes(16);
+      const fields = { sid, method, target, timestamp, nonce };
+      const n = randomBytes(12);
+      const ct = chacha20poly1305(keys.c2sKey).seal(n, o.rawPlaintext ?? encodeRequestEnvelope(env), requestAad(fields));
+      if (o.corruptCiphertext) ct[0]! ^= 1;
+      const headers: Record<string, string> = {
+        [HEADER.session]: toBase64url(sid),
+        [HEADER.timestamp]: String(timestamp),
+        [HEADER.nonce]: toBase64url(nonce),
+      };
+      let body: string | undefined;
+      let payload: Uint8Array;
+      if (method === 'GET') {
+        headers[HEADER.payload] = encodeSealedHeader({ n, ct });
+        payload = utf8(headers[HEADER.payload]!);
+      } else {
+        body = o.rawBody ?? encodeSealedBody({ n, ct });
+        payload = utf8(body);
+      }
+      headers[HEADER.signature] = toBase64url(hmac('sha256', keys.c2sMac, requestMacInput({ ...fields, payload })));
+      return new Request(`${BASE}${target}`, { method, headers, ...(body !== undefined ? { body } : {}) });
+    },
+  };
 }
