@@ -17,6 +17,8 @@ export interface ReplayResult {
 
 const OK: ReplayResult = Object.freeze({ valid: true });
 const bad = (code: ReplayCode, reason: string): ReplayResult => ({ valid: false, code, reason });
+const REPLAY = Object.freeze(bad('replay', 'sequence already received'));
+const TOO_OLD = Object.freeze(bad('too_old', 'sequence is behind the window'));
 
 /** Options of {@link NonceRegistry}; defaults in `NONCE_DEFAULTS`. */
 export interface NonceRegistryOptions {
@@ -245,29 +247,38 @@ export class SequenceTracker {
 
   /** Records `seq` as received if it is acceptable; returns the same verdict as `check`. */
   commit(senderId: string, seq: number): ReplayResult {
-    const bad0 = badInput(senderId, seq);
-    if (bad0) return bad0;
     let s = this.#senders.get(senderId);
-    if (s) {
-      const r = this.#judge(s, seq);
+    if (s === undefined || typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) {
+      // Slow path: validation and new senders.
+      const r = this.check(senderId, seq);
       if (!r.valid) return r;
-    } else {
-      if (this.#senders.size >= this.#maxSenders) return bad('capacity', 'too many senders tracked');
-      s = { top: -1, bits: new Uint32Array(this.#blocks) };
-      this.#senders.set(senderId, s);
+      if (!s) {
+        s = { top: -1, bits: new Uint32Array(this.#blocks) };
+        this.#senders.set(senderId, s);
+      }
     }
-    const blocks = this.#blocks;
     const mask = this.#mask;
     const block = Math.floor(seq / 32);
-    if (seq > s.top) {
-      const from = s.top < 0 ? -1 : Math.floor(s.top / 32);
-      // Clear the blocks the window moves into (all of them after a jump of a whole ring).
-      const n = Math.min(block - from, blocks);
-      for (let i = 1; i <= n; i++) s.bits[(from + i) & mask] = 0;
-      s.top = seq;
+    const bit = 1 << (seq & 31);
+    if (seq <= s.top) {
+      if (seq <= s.top - this.#window) {
+        this.#tooOld++;
+        return TOO_OLD;
+      }
+      const word = s.bits[block & mask] as number;
+      if (word & bit) {
+        this.#replays++;
+        return REPLAY;
+      }
+      s.bits[block & mask] = word | bit;
+      return OK;
     }
-    const b = block & mask;
-    s.bits[b] = (s.bits[b] as number) | (1 << (seq & 31));
+    const from = s.top < 0 ? -1 : Math.floor(s.top / 32);
+    // Clear the blocks the window moves into (all of them after a jump of a whole ring).
+    const n = Math.min(block - from, this.#blocks);
+    for (let i = 1; i <= n; i++) s.bits[(from + i) & mask] = 0;
+    s.top = seq;
+    s.bits[block & mask] = (s.bits[block & mask] as number) | bit;
     return OK;
   }
 
@@ -301,12 +312,12 @@ export class SequenceTracker {
     if (seq > s.top) return OK;
     if (seq <= s.top - this.#window) {
       this.#tooOld++;
-      return bad('too_old', 'sequence is behind the window');
+      return TOO_OLD;
     }
     const b = Math.floor(seq / 32) & this.#mask;
     if (((s.bits[b] as number) >>> (seq & 31)) & 1) {
       this.#replays++;
-      return bad('replay', 'sequence already received');
+      return REPLAY;
     }
     return OK;
   }

@@ -190,6 +190,25 @@ describe('SequenceTracker', () => {
     );
   });
 
+  it('matches the reference model on dense histories with ring-sized jumps (property)', () => {
+    const dense = fc.oneof(
+      { weight: 6, arbitrary: fc.integer({ min: 1, max: 3 }).map((d) => ({ back: false, d })) },
+      { weight: 4, arbitrary: fc.integer({ min: 0, max: 40 }).map((d) => ({ back: true, d })) },
+      { weight: 1, arbitrary: fc.integer({ min: 900, max: 6000 }).map((d) => ({ back: false, d })) },
+    );
+    fc.assert(
+      fc.property(fc.array(dense, { minLength: 200, maxLength: 3000 }), (ops) => {
+        const t = new SequenceTracker({ windowSize: 1024 });
+        const m = new ModelWindow(1024);
+        for (const o of ops) {
+          const seq = o.back ? Math.max(0, m.top - o.d) : m.top + o.d;
+          expect(t.validate('s', seq).valid).toBe(m.accept(seq));
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('never accepts the same sequence twice for one sender (property)', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { maxLength: 500 }), (seqs) => {
