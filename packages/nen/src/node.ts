@@ -1,0 +1,240 @@
+/**
+ * `@yak/nen/node`: Node `http` and Express adapters for the web-standard Nen server.
+ *
+ * - {@link toNodeListener} turns any `Request -> Response` handler (such as
+ *   `server.withNen(app)`) into a `(req, res)` listener for `http.createServer`.
+ * - {@link nenExpress} is Express/Connect middleware: it serves the protocol routes, verifies and
+ *   decrypts application requests (setting `req.body`, `req.headers` and `req.nen`), and encrypts
+ *   whatever the route writes with `res.json`, `res.send`, `res.write`/`res.end` (streams too).
+ * @packageDocumentation
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { isNullBodyStatus } from './http.js';
+import type { NenContext, NenServer } from './server.js';
+
+export interface NodeAdapterOptions {
+  /** Origin used to build the Request URL (default `http://<Host header>`). Only the path is MACed. */
+  origin?: string;
+}
+
+/** Convert a Node request to a web Request (streamed body, aborted when the client goes away). */
+export function toWebRequest(req: IncomingMessage, res?: ServerResponse, opts: NodeAdapterOptions = {}): Request {
+  const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  const origin = opts.origin ?? `http://${req.headers.host ?? 'localhost'}`;
+  const headers = new Headers();
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+    else headers.set(k, v);
+  }
+  const ac = new AbortController();
+  res?.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  const method = (req.method ?? 'GET').toUpperCase();
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: ac.signal };
+  if (method !== 'GET' && method !== 'HEAD') {
+    init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+    init.duplex = 'half';
+  }
+  return new Request(new URL(path, origin), init);
+}
+
+/** Write a web Response to a Node response, streaming with backpressure. */
+export async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((v, k) => {
+    if (k !== 'set-cookie') headers[k] = v;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) headers['set-cookie'] = cookies;
+  await writeOut(res, response, headers, res.writeHead.bind(res), res.write.bind(res), res.end.bind(res));
+}
+
+type WriteHead = (status: number, headers: Record<string, string | string[]>) => unknown;
+type Write = (chunk: Uint8Array, cb?: (err?: Error | null) => void) => boolean;
+type End = (cb?: () => void) => unknown;
+
+async function writeOut(
+  res: ServerResponse,
+  response: Response,
+  headers: Record<string, string | string[]>,
+  writeHead: WriteHead,
+  write: Write,
+  end: End,
+): Promise<void> {
+  writeHead(response.status, headers);
+  if (!response.body) {
+    end();
+    return;
+  }
+  const reader = response.body.getReader();
+  const onClose = () => void reader.cancel().catch(() => {});
+  res.once('close', onClose);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!write(value)) await new Promise<void>((r) => res.once('drain', r));
+      // Server-sent events must reach the client now, not when a buffer fills.
+      (res as ServerResponse & { flush?: () => void }).flush?.();
+    }
+    end();
+  } catch {
+    res.destroy();
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+/** A `(req, res)` listener for `http.createServer` running a web-standard handler. */
+export function toNodeListener(
+  handler: (request: Request) => Promise<Response>,
+  opts: NodeAdapterOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+  return (req, res) => {
+    const run = async () => sendWebResponse(res, await handler(toWebRequest(req, res, opts)));
+    run().catch(() => {
+      if (!res.headersSent) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('internal error');
+      } else res.destroy();
+    });
+  };
+}
+
+/** Express/Connect request after {@link nenExpress}: `req.nen` holds the session facts. */
+export interface NenExpressRequest extends IncomingMessage {
+  nen?: NenContext;
+  body?: unknown;
+}
+
+type Next = (err?: unknown) => void;
+
+/**
+ * Express/Connect middleware. Mount it before body parsers (it reads the body itself and marks it
+ * parsed). Only the headers inside the encrypted envelope reach the routes.
+ */
+export function nenExpress(
+  server: NenServer,
+  opts: NodeAdapterOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next: Next) => void {
+  if (!server || typeof server.unwrap !== 'function') throw new TypeError('server must be a NenServer');
+  return (req, res, next) => {
+    const run = async () => {
+      const request = toWebRequest(req, res, opts);
+      if (server.isProtocolRequest(request)) {
+        await sendWebResponse(res, await server.handle(request));
+        return;
+      }
+      const u = await server.unwrap(request);
+      if (!u.ok) {
+        await sendWebResponse(res, u.response);
+        return;
+      }
+      const r = req as NenExpressRequest & { _body?: boolean };
+      r.nen = u.context;
+      r.body = u.context.json !== undefined ? u.context.json : Buffer.from(u.context.body);
+      // body-parser skips requests already marked as parsed.
+      r._body = true;
+      const inner: Record<string, string> = {};
+      u.request.headers.forEach((v, k) => {
+        inner[k] = v;
+      });
+      if (req.headers.host) inner.host = req.headers.host;
+      req.headers = inner;
+      encryptResponse(res, u.wrap);
+      next();
+    };
+    run().catch(next);
+  };
+}
+
+/**
+ * Capture what a route writes (status, headers, chunks) into a web Response, encrypt it with
+ * `wrap`, and send the result with the original methods. Chunks flow as they are written, so a
+ * streaming route becomes an encrypted stream.
+ */
+function encryptResponse(res: ServerResponse, wrap: (r: Response) => Promise<Response>): void {
+  const origWriteHead = res.writeHead.bind(res) as WriteHead;
+  const origWrite = res.write.bind(res) as Write;
+  const origEnd = res.end.bind(res) as End;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+  });
+  let started = false;
+  let closed = false;
+  let finished: Promise<void> = Promise.resolve();
+
+  const start = () => {
+    if (started) return;
+    started = true;
+    const status = res.statusCode;
+    const headers = new Headers();
+    for (const name of res.getHeaderNames()) {
+      const v = res.getHeader(name);
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) headers.append(name, String(x));
+      else headers.set(name, String(v));
+      res.removeHeader(name);
+    }
+    const inner = new Response(isNullBodyStatus(status) ? null : body, { status: status >= 200 && status <= 599 ? status : 500, headers });
+    finished = wrap(inner).then(
+      (outer) => {
+        const h: Record<string, string | string[]> = {};
+        outer.headers.forEach((v, k) => {
+          h[k] = v;
+        });
+        return writeOut(res, outer, h, origWriteHead, origWrite, origEnd);
+      },
+      () => {
+        res.destroy();
+      },
+    );
+  };
+
+  const toBytes = (chunk: unknown, encoding?: unknown): Uint8Array => {
+    if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+    if (chunk instanceof Uint8Array) return Uint8Array.from(chunk);
+    throw new TypeError('chunk must be a string or Uint8Array');
+  };
+
+  const patched = res as unknown as Record<string, unknown>;
+  patched.writeHead = (code: number, a?: unknown, b?: unknown) => {
+    res.statusCode = code;
+    const h = (typeof a === 'object' && a !== null ? a : b) as Record<string, string | number | string[]> | string[] | undefined;
+    if (Array.isArray(h)) for (let i = 0; i + 1 < h.length; i += 2) res.setHeader(h[i] as string, h[i + 1] as string);
+    else if (h) for (const [k, v] of Object.entries(h)) res.setHeader(k, v);
+    return res;
+  };
+  patched.flushHeaders = () => start();
+  patched.write = (chunk: unknown, encoding?: unknown, cb?: unknown) => {
+    start();
+    if (!closed) controller.enqueue(toBytes(chunk, encoding));
+    const done = typeof encoding === 'function' ? encoding : cb;
+    if (typeof done === 'function') queueMicrotask(() => (done as () => void)());
+    return true;
+  };
+  patched.end = (chunk?: unknown, encoding?: unknown, cb?: unknown) => {
+    let done = cb;
+    if (typeof chunk === 'function') {
+      done = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') done = encoding;
+    start();
+    if (!closed) {
+      if (chunk !== undefined && chunk !== null) controller.enqueue(toBytes(chunk, encoding));
+      closed = true;
+      controller.close();
+    }
+    void finished.then(() => {
+      if (typeof done === 'function') (done as () => void)();
+    });
+    return res;
+  };
+}
