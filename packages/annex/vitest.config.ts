@@ -1,0 +1,3 @@
+import { yakVitestConfig } from '../../vitest.shared.ts';
+
+export default yakVitestConfig();
