@@ -45,6 +45,11 @@ export const LINK = {
   maxBufferedBytes: 8 * 1024 * KiB,
   /** A link with no inbound record for this many ping intervals is dead. */
   deadAfterPings: 2.5,
+  /**
+   * Lifetime of a resumption ticket (chosen: an hour bounds how long a ticket stolen from memory
+   * can stand in for a full KEM handshake; TLS 1.3 allows up to 7 days, RFC 8446 section 4.6.1).
+   */
+  ticketLifetimeMs: 3_600_000,
   /** Two links to the same peer that came up within this window are resolved by node id order. */
   duplicateWindowMs: 10_000,
 } as const;
@@ -85,6 +90,8 @@ export const RECONNECT = {
 
 /** Caches and bounded maps (SPEC section 2, "Resource bounds"). */
 export const BOUNDS = {
+  /** Resumption tickets kept per side (link.md section 4.3). */
+  tickets: 1_024,
   /** Peer records remembered per endpoint for the known-peer handshake (link.md section 4). */
   knownRecords: 1_024,
   /** Candidate endpoints learned from PEERS frames. */

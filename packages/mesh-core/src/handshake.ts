@@ -82,6 +82,9 @@ const INFO_I2R = utf8('yak/link/v1 key i2r');
 const INFO_R2I = utf8('yak/link/v1 key r2i');
 const INFO_CI = utf8('yak/link/v1 confirm i');
 const INFO_CR = utf8('yak/link/v1 confirm r');
+const INFO_RS = utf8('yak/link/v1 resumption secret');
+const INFO_TID = utf8('yak/link/v1 ticket id');
+const TID = 16;
 const ZERO_NONCE = new Uint8Array(12);
 
 /**
@@ -130,7 +133,75 @@ export interface HandshakeConfig {
   networkId: string;
   fingerprint: Uint8Array;
   records: RecordCache;
+  /** Resumption tickets this node issued as responder, by ticket id (link.md section 4.3). */
+  tickets: TicketStore;
   now(): number;
+}
+
+/** Handshake modes (link.md section 4): first contact, cached record, or ticket resumption. */
+export type HandshakeMode = 'first' | 'known' | 'resume';
+
+/** A single-use resumption ticket: id on the wire, secret never. */
+export interface Ticket {
+  id: Uint8Array;
+  secret: Uint8Array;
+  peer: KnownPeer;
+  expiresAt: number;
+}
+
+/**
+ * Bounded map of tickets (oldest evicted first). `take` removes the ticket: a ticket
+ * authenticates exactly one handshake, and every handshake issues the next one.
+ */
+export class TicketStore {
+  readonly #m = new Map<string, Ticket>();
+  constructor(readonly max: number) {}
+
+  put(key: string, t: Ticket): void {
+    const old = this.#m.get(key);
+    if (old) wipe(old.secret);
+    this.#m.delete(key);
+    if (this.#m.size >= this.max) {
+      const k = this.#m.keys().next().value as string;
+      wipe(this.#m.get(k)?.secret);
+      this.#m.delete(k);
+    }
+    this.#m.set(key, t);
+  }
+
+  take(key: string, now: number): Ticket | undefined {
+    const t = this.#m.get(key);
+    if (!t) return undefined;
+    this.#m.delete(key);
+    if (t.expiresAt <= now) {
+      wipe(t.secret);
+      return undefined;
+    }
+    return t;
+  }
+
+  peek(key: string): Ticket | undefined {
+    return this.#m.get(key);
+  }
+
+  delete(key: string): void {
+    wipe(this.#m.get(key)?.secret);
+    this.#m.delete(key);
+  }
+
+  clear(): void {
+    for (const t of this.#m.values()) wipe(t.secret);
+    this.#m.clear();
+  }
+
+  get size(): number {
+    return this.#m.size;
+  }
+}
+
+/** Hex of a ticket id, the key of responder-side ticket stores. */
+export function ticketKey(id: Uint8Array): string {
+  return hex(id);
 }
 
 /** A completed handshake: the verified peer and the two directional record keys. */
@@ -139,8 +210,10 @@ export interface HandshakeResult {
   peerRecordBytes: Uint8Array;
   sendKey: Uint8Array;
   recvKey: Uint8Array;
-  mode: 'known' | 'first';
+  mode: HandshakeMode;
   transcriptHash: Uint8Array;
+  /** The next resumption ticket's id and secret, shared by both sides. */
+  resumption: { id: Uint8Array; secret: Uint8Array };
 }
 
 /** What to do after a received message: bytes to send, and the result once the link is up. */
@@ -160,6 +233,8 @@ interface Keys {
   r2i: Uint8Array;
   ci: Uint8Array;
   cr: Uint8Array;
+  rs: Uint8Array;
+  tid: Uint8Array;
   th: Uint8Array;
 }
 
@@ -170,21 +245,26 @@ function transcript(parts: Uint8Array[], rhI: Uint8Array, rhR: Uint8Array): Uint
   return sha256(w.raw(rhI).raw(rhR).finish());
 }
 
-function schedule(ssE: Uint8Array, ssI: Uint8Array, ssR: Uint8Array, th: Uint8Array): Keys {
-  const ikm = new Uint8Array(96);
-  ikm.set(ssE, 0);
-  ikm.set(ssI, 32);
-  ikm.set(ssR, 64);
+/** ikm = the shared secrets concatenated in protocol order; salt = TH; one label per output. */
+function schedule(secrets: Uint8Array[], th: Uint8Array): Keys {
+  const ikm = new Uint8Array(secrets.reduce((n, x) => n + x.length, 0));
+  let o = 0;
+  for (const x of secrets) {
+    ikm.set(x, o);
+    o += x.length;
+  }
   try {
     return {
       i2r: hkdf('sha256', ikm, th, INFO_I2R, 32),
       r2i: hkdf('sha256', ikm, th, INFO_R2I, 32),
       ci: hkdf('sha256', ikm, th, INFO_CI, 32),
       cr: hkdf('sha256', ikm, th, INFO_CR, 32),
+      rs: hkdf('sha256', ikm, th, INFO_RS, 32),
+      tid: hkdf('sha256', ikm, th, INFO_TID, 16),
       th,
     };
   } finally {
-    wipe(ikm, ssE, ssI, ssR);
+    wipe(ikm, ...secrets);
   }
 }
 
@@ -237,27 +317,38 @@ function expectType(msg: Uint8Array, type: number): void {
   if (msg[0] !== type) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, `unexpected message type ${msg[0]}`);
 }
 
+/** How the initiator opens: a ticket (resume), a cached record (known), or neither (first contact). */
+export interface InitiatorOptions {
+  known?: KnownPeer;
+  ticket?: Ticket;
+  expectedNodeId?: string;
+}
+
 /**
- * The initiator side. `known` selects the 1-RTT known-peer mode (link.md section 4.1); without
- * it the handshake is first contact (section 4.2).
+ * The initiator side. With a ticket the handshake is a 1-RTT resumption (link.md section 4.3);
+ * with a cached record of the responder it is the 1-RTT known-peer mode (section 4.1);
+ * otherwise first contact (section 4.2).
  */
 export class Initiator {
-  readonly mode: 'known' | 'first';
+  readonly mode: HandshakeMode;
   #eph: KeyPair | undefined;
   #m1: Uint8Array | undefined;
   #ssR: Uint8Array | undefined;
   #peer: KnownPeer | undefined;
   #peerHash: Uint8Array | undefined;
+  #ticket: Ticket | undefined;
   #keys: Keys | undefined;
   #state: 'init' | 'hello' | 'finish' | 'done' | 'failed' = 'init';
+  private readonly expectedNodeId: string | undefined;
 
   constructor(
     private readonly cfg: HandshakeConfig,
-    known?: KnownPeer,
-    private readonly expectedNodeId?: string,
+    opts: InitiatorOptions = {},
   ) {
-    this.mode = known ? 'known' : 'first';
-    this.#peer = known;
+    this.expectedNodeId = opts.expectedNodeId;
+    this.#ticket = opts.ticket;
+    this.#peer = opts.ticket?.peer ?? opts.known;
+    this.mode = opts.ticket ? 'resume' : opts.known ? 'known' : 'first';
   }
 
   /** The HELLO message. */
@@ -265,18 +356,21 @@ export class Initiator {
     if (this.#state !== 'init') throw new Error('hello() called twice');
     const c = this.cfg;
     this.#eph = hybridKem.generateKeyPair();
+    const modeByte = this.mode === 'resume' ? 2 : this.mode === 'known' ? 1 : 0;
     const w = new Writer()
       .u8(MsgType.HELLO)
       .u8(LINK.version)
-      .u8(this.#peer ? 1 : 0)
+      .u8(modeByte)
       .vec8(utf8(c.networkId))
       .vec8(c.fingerprint)
       .raw(this.#eph.publicKey);
-    if (this.#peer) {
-      this.#peerHash = sha256(this.#peer.bytes);
-      const { cipherText, sharedSecret } = hybridKem.encapsulate(this.#peer.record.kemPublicKey);
+    if (this.#peer) this.#peerHash = sha256(this.#peer.bytes);
+    if (this.mode === 'resume') {
+      this.#m1 = w.raw((this.#ticket as Ticket).id).finish();
+    } else if (this.mode === 'known') {
+      const { cipherText, sharedSecret } = hybridKem.encapsulate((this.#peer as KnownPeer).record.kemPublicKey);
       this.#ssR = sharedSecret;
-      w.raw(this.#peerHash).raw(cipherText);
+      w.raw(this.#peerHash as Uint8Array).raw(cipherText);
       const prefix = w.finish();
       const kId = identityKey(sharedSecret, prefix);
       const enc = aes256gcm(kId).seal(ZERO_NONCE, c.recordBytes, prefix);
@@ -292,7 +386,9 @@ export class Initiator {
   /** Process WELCOME (then CONFIRM in first-contact mode). Throws LinkReject on any failure. */
   receive(msg: Uint8Array): Step {
     try {
-      if (this.#state === 'hello') return guard(() => (this.mode === 'known' ? this.#welcomeKnown(msg) : this.#welcomeFirst(msg)));
+      if (this.#state === 'hello') {
+        return guard(() => (this.mode === 'first' ? this.#welcomeFirst(msg) : this.#welcomeOneRtt(msg)));
+      }
       if (this.#state === 'finish') return guard(() => this.#confirm(msg));
       throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unexpected message');
     } catch (e) {
@@ -301,13 +397,15 @@ export class Initiator {
     }
   }
 
-  #welcomeKnown(msg: Uint8Array): Step {
+  /** WELCOME of the known-peer and resume modes: key confirmation by the responder, then FINISH. */
+  #welcomeOneRtt(msg: Uint8Array): Step {
     expectType(msg, MsgType.WELCOME);
+    const resume = this.mode === 'resume';
     const r = new Reader(msg);
     r.u8();
-    if (r.u8() !== 1) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
+    if (r.u8() !== (resume ? 2 : 1)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
     const ctE = r.bytes(X_CT);
-    const ctI = r.bytes(X_CT);
+    const ctI = resume ? undefined : r.bytes(X_CT);
     const body = msg.subarray(0, r.offset);
     const macR = r.bytes(MAC);
     r.end();
@@ -315,13 +413,15 @@ export class Initiator {
     // The record may have expired since it was cached.
     this.cfg.records.verify(peer.bytes, this.cfg.now());
     const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
-    const ssI = this.cfg.identity.kemDecapsulate(ctI);
     const th = transcript([this.#m1 as Uint8Array, body], this.cfg.recordHash, this.#peerHash as Uint8Array);
-    const k = schedule(ssE, ssI, this.#ssR as Uint8Array, th);
+    const secrets = resume
+      ? [ssE, (this.#ticket as Ticket).secret]
+      : [ssE, this.cfg.identity.kemDecapsulate(ctI as Uint8Array), this.#ssR as Uint8Array];
+    const k = schedule(secrets, th);
     if (!checkMac(k.cr, th, macR)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'responder key confirmation failed');
     const finish = new Writer()
       .u8(MsgType.FINISH)
-      .u8(1)
+      .u8(resume ? 2 : 1)
       .raw(hmac('sha256', k.ci, th))
       .finish();
     return { send: finish, done: this.#finishWith(k, peer) };
@@ -348,7 +448,7 @@ export class Initiator {
     const { cipherText, sharedSecret } = hybridKem.encapsulate(record.kemPublicKey);
     const m3body = new Writer().u8(MsgType.FINISH).u8(0).raw(cipherText).finish();
     const th = transcript([this.#m1 as Uint8Array, msg, m3body], this.cfg.recordHash, hash);
-    const k = schedule(ssE, ssI, sharedSecret, th);
+    const k = schedule([ssE, ssI, sharedSecret], th);
     this.#keys = k;
     this.#state = 'finish';
     return {
@@ -372,21 +472,32 @@ export class Initiator {
 
   #finishWith(k: Keys, peer: KnownPeer): HandshakeResult {
     wipe(k.ci, k.cr);
+    this.#keys = undefined;
     this.#wipeEph();
     this.#state = 'done';
-    return { peer: peer.record, peerRecordBytes: peer.bytes, sendKey: k.i2r, recvKey: k.r2i, mode: this.mode, transcriptHash: k.th };
+    return {
+      peer: peer.record,
+      peerRecordBytes: peer.bytes,
+      sendKey: k.i2r,
+      recvKey: k.r2i,
+      mode: this.mode,
+      transcriptHash: k.th,
+      resumption: { id: k.tid, secret: k.rs },
+    };
   }
 
   #wipeEph(): void {
     if (this.#eph) wipe(this.#eph.secretKey);
     if (this.#ssR) wipe(this.#ssR);
+    if (this.#ticket) wipe(this.#ticket.secret);
     this.#eph = undefined;
     this.#ssR = undefined;
+    this.#ticket = undefined;
   }
 
   #fail(): void {
     this.#state = 'failed';
-    if (this.#keys) wipe(this.#keys.i2r, this.#keys.r2i, this.#keys.ci, this.#keys.cr);
+    if (this.#keys) wipe(this.#keys.i2r, this.#keys.r2i, this.#keys.ci, this.#keys.cr, this.#keys.rs);
     this.#keys = undefined;
     this.#wipeEph();
   }
@@ -403,7 +514,7 @@ export type PeerCheck = (record: IdentityRecord) => { code: RejectCodeValue; det
 /** The responder side. */
 export class Responder {
   #state: 'hello' | 'finish' | 'done' | 'failed' = 'hello';
-  #mode: 'known' | 'first' = 'first';
+  #mode: HandshakeMode = 'first';
   #m1: Uint8Array | undefined;
   #m2: Uint8Array | undefined;
   #peer: KnownPeer | undefined;
@@ -441,12 +552,13 @@ export class Responder {
     const version = r.u8();
     if (version !== LINK.version) throw new LinkReject(RejectCode.VERSION, `unsupported version ${version}`);
     const mode = r.u8();
-    if (mode > 1) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unknown mode');
+    if (mode > 2) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unknown mode');
     const net = r.vec8(1, MAX_NET);
     const fp = r.vec8(0, MAX_FP);
     const ephPk = r.bytes(X_PK);
     if (!constantTimeEqual(net, utf8(c.networkId))) throw new LinkReject(RejectCode.WRONG_NETWORK, 'network id differs');
     if (!constantTimeEqual(fp, c.fingerprint)) throw new LinkReject(RejectCode.WRONG_FINGERPRINT, 'network fingerprint differs');
+    if (mode === 2) return this.#helloResume(msg, r, ephPk);
     let ssR: Uint8Array | undefined;
     let recBytes: Uint8Array;
     if (mode === 1) {
@@ -470,10 +582,15 @@ export class Responder {
       recBytes = r.vec16(1, MAX_RECORD);
       r.end();
     }
-    const { record, hash } = c.records.verify(recBytes, c.now());
-    if (record.nodeId === c.identity.nodeId) throw new LinkReject(RejectCode.SELF, 'connected to self');
-    const refusal = this.check(record);
-    if (refusal) throw new LinkReject(refusal.code, refusal.detail);
+    let verified: { record: IdentityRecord; hash: Uint8Array };
+    try {
+      verified = c.records.verify(recBytes, c.now());
+      this.#admit(verified.record);
+    } catch (e) {
+      wipe(ssR);
+      throw e;
+    }
+    const { record, hash } = verified;
     this.#peer = { record, bytes: recBytes.slice() };
     this.#peerHash = hash;
     this.#m1 = msg;
@@ -483,7 +600,7 @@ export class Responder {
       this.#mode = 'known';
       const body = new Writer().u8(MsgType.WELCOME).u8(1).raw(e.cipherText).raw(i.cipherText).finish();
       const th = transcript([msg, body], hash, c.recordHash);
-      const k = schedule(e.sharedSecret, i.sharedSecret, ssR as Uint8Array, th);
+      const k = schedule([e.sharedSecret, i.sharedSecret, ssR as Uint8Array], th);
       this.#keys = k;
       this.#state = 'finish';
       return {
@@ -500,13 +617,51 @@ export class Responder {
     return { send: this.#m2 };
   }
 
+  /** HELLO with a ticket (link.md section 4.3): the ticket names and authenticates the initiator. */
+  #helloResume(msg: Uint8Array, r: Reader, ephPk: Uint8Array): Step {
+    const c = this.cfg;
+    const tid = r.bytes(TID);
+    r.end();
+    const t = c.tickets.take(ticketKey(tid), c.now());
+    if (!t) throw new LinkReject(RejectCode.STALE_RECORD, 'unknown or expired ticket');
+    try {
+      // The initiator's record may have expired or been banned since the ticket was issued.
+      c.records.verify(t.peer.bytes, c.now());
+      this.#admit(t.peer.record);
+    } catch (e) {
+      wipe(t.secret);
+      throw e;
+    }
+    this.#mode = 'resume';
+    this.#peer = t.peer;
+    this.#peerHash = sha256(t.peer.bytes);
+    const e = hybridKem.encapsulate(ephPk);
+    const body = new Writer().u8(MsgType.WELCOME).u8(2).raw(e.cipherText).finish();
+    const th = transcript([msg, body], this.#peerHash, c.recordHash);
+    const k = schedule([e.sharedSecret, t.secret], th);
+    this.#keys = k;
+    this.#state = 'finish';
+    return {
+      send: new Writer()
+        .raw(body)
+        .raw(hmac('sha256', k.cr, th))
+        .finish(),
+    };
+  }
+
+  #admit(record: IdentityRecord): void {
+    if (record.nodeId === this.cfg.identity.nodeId) throw new LinkReject(RejectCode.SELF, 'connected to self');
+    const refusal = this.check(record);
+    if (refusal) throw new LinkReject(refusal.code, refusal.detail);
+  }
+
   #finish(msg: Uint8Array): Step {
     expectType(msg, MsgType.FINISH);
     const r = new Reader(msg);
     r.u8();
     const mode = r.u8();
-    if (this.#mode === 'known') {
-      if (mode !== 1) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
+    if (this.#mode !== 'first') {
+      if (mode !== (this.#mode === 'resume' ? 2 : 1)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'mode mismatch');
       const macI = r.bytes(MAC);
       r.end();
       const k = this.#keys as Keys;
@@ -520,7 +675,7 @@ export class Responder {
     r.end();
     const ssR = this.cfg.identity.kemDecapsulate(ctR);
     const th = transcript([this.#m1 as Uint8Array, this.#m2 as Uint8Array, m3body], this.#peerHash as Uint8Array, this.cfg.recordHash);
-    const k = schedule(this.#ssE as Uint8Array, this.#ssI as Uint8Array, ssR, th);
+    const k = schedule([this.#ssE as Uint8Array, this.#ssI as Uint8Array, ssR], th);
     this.#ssE = undefined;
     this.#ssI = undefined;
     this.#keys = k;
@@ -539,12 +694,20 @@ export class Responder {
     this.#m1 = undefined;
     this.#m2 = undefined;
     const peer = this.#peer as KnownPeer;
-    return { peer: peer.record, peerRecordBytes: peer.bytes, sendKey: k.r2i, recvKey: k.i2r, mode: this.#mode, transcriptHash: k.th };
+    return {
+      peer: peer.record,
+      peerRecordBytes: peer.bytes,
+      sendKey: k.r2i,
+      recvKey: k.i2r,
+      mode: this.#mode,
+      transcriptHash: k.th,
+      resumption: { id: k.tid, secret: k.rs },
+    };
   }
 
   #fail(): void {
     this.#state = 'failed';
-    if (this.#keys) wipe(this.#keys.i2r, this.#keys.r2i, this.#keys.ci, this.#keys.cr);
+    if (this.#keys) wipe(this.#keys.i2r, this.#keys.r2i, this.#keys.ci, this.#keys.cr, this.#keys.rs);
     wipe(this.#ssE, this.#ssI);
     this.#keys = undefined;
     this.#ssE = undefined;

@@ -6,6 +6,7 @@ import { LINK } from './constants.js';
 import {
   encodeReject,
   type HandshakeConfig,
+  type HandshakeMode,
   type HandshakeResult,
   Initiator,
   type KnownPeer,
@@ -14,6 +15,7 @@ import {
   type PeerCheck,
   RejectCode,
   Responder,
+  type Ticket,
 } from './handshake.js';
 import type { Clock } from './link-layer.js';
 import { RecordLayer } from './record.js';
@@ -71,7 +73,9 @@ export class Link {
   /** Verified peer identity (after the handshake). */
   peer: IdentityRecord | undefined;
   peerRecordBytes: Uint8Array | undefined;
-  mode: 'known' | 'first' | undefined;
+  mode: HandshakeMode | undefined;
+  /** The next resumption ticket (id and secret) once up; the owner files it and clears this. */
+  resumption: { id: Uint8Array; secret: Uint8Array } | undefined;
   /** Endpoint we dialed, or the one the peer advertised in INFO. */
   endpoint: string | undefined;
   readonly remoteAddress: string;
@@ -104,7 +108,7 @@ export class Link {
   constructor(
     host: LinkHost,
     conn: TransportConnection,
-    opts: { initiator: boolean; known?: KnownPeer; expectedNodeId?: string; endpoint?: string },
+    opts: { initiator: boolean; known?: KnownPeer; ticket?: Ticket; expectedNodeId?: string; endpoint?: string },
   ) {
     this.#host = host;
     this.#conn = conn;
@@ -124,7 +128,7 @@ export class Link {
       if (this.state === 'handshaking') this.close({ code: 'timeout', detail: 'handshake timed out' });
     }, host.handshakeTimeoutMs);
     if (opts.initiator) {
-      const hs = new Initiator(host.handshake, opts.known, opts.expectedNodeId);
+      const hs = new Initiator(host.handshake, { known: opts.known, ticket: opts.ticket, expectedNodeId: opts.expectedNodeId });
       this.#hs = hs;
       this.#sendRaw(hs.hello());
     } else {
@@ -240,6 +244,7 @@ export class Link {
     this.peer = r.peer;
     this.peerRecordBytes = r.peerRecordBytes;
     this.mode = r.mode;
+    this.resumption = r.resumption;
     this.#records = new RecordLayer(r.sendKey, r.recvKey);
     this.state = 'up';
     this.upAt = this.#host.clock.now();

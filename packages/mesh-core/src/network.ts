@@ -29,7 +29,17 @@ import {
   WrongFingerprintError,
   WrongNetworkError,
 } from './errors.js';
-import { type HandshakeConfig, type KnownPeer, localRecord, RecordCache, RejectCode, rejectName } from './handshake.js';
+import {
+  type HandshakeConfig,
+  type KnownPeer,
+  localRecord,
+  RecordCache,
+  RejectCode,
+  rejectName,
+  type Ticket,
+  TicketStore,
+  ticketKey,
+} from './handshake.js';
 import { type CloseInfo, Link, type LinkHost, LinkKind } from './link.js';
 import { type Clock, type FrameKind, type LinkLayer, type LinkPeer, type Logger, silentLogger, systemClock } from './link-layer.js';
 import { AppKind, decodePayload, encodePayload, MeshEvents, type MeshPayload, MessageTypes } from './messages.js';
@@ -93,7 +103,7 @@ export interface PeerInfo {
   remoteAddress: string;
   direction: 'inbound' | 'outbound';
   /** Handshake mode used: 'known' (1 RTT, cached record) or 'first' (first contact). */
-  handshake: 'known' | 'first';
+  handshake: 'resume' | 'known' | 'first';
   connectedAt: number;
   lastSeen: number;
   rttMs: number | undefined;
@@ -169,6 +179,7 @@ export interface MeshStats {
   peers: number;
   pendingHandshakes: number;
   handshakesCompleted: number;
+  handshakesResumed: number;
   handshakesKnown: number;
   handshakesFirstContact: number;
   handshakesFailed: number;
@@ -280,6 +291,8 @@ export class MeshNetwork implements LinkLayer {
   readonly #conns = new Map<TransportConnection, Promise<void>>();
   /** Verified records of responders by endpoint, for the known-peer handshake (LRU). */
   readonly #known = new Map<string, KnownPeer>();
+  /** Resumption tickets for endpoints we dialed (single use; link.md section 4.3). */
+  readonly #tickets = new TicketStore(BOUNDS.tickets);
   /** Endpoints learned from PEERS frames (LRU). */
   readonly #endpoints = new Map<string, string>();
   readonly #persistent = new Map<string, Persistent>();
@@ -289,6 +302,7 @@ export class MeshNetwork implements LinkLayer {
   readonly #peerHandlers = new Set<(event: 'up' | 'down', peer: LinkPeer) => void>();
   readonly #stats = {
     handshakesCompleted: 0,
+    handshakesResumed: 0,
     handshakesKnown: 0,
     handshakesFirstContact: 0,
     handshakesFailed: 0,
@@ -381,6 +395,7 @@ export class MeshNetwork implements LinkLayer {
       networkId,
       fingerprint,
       records: new RecordCache(BOUNDS.knownRecords),
+      tickets: new TicketStore(BOUNDS.tickets),
       now,
     };
     this.#gossipFactory = options.gossip || undefined;
@@ -482,6 +497,8 @@ export class MeshNetwork implements LinkLayer {
       this.#log.warn({ err: String(e) }, 'router stop failed');
     }
     this.store.close();
+    this.#tickets.clear();
+    this.#hsConfig.tickets.clear();
     for (const l of [...this.#pending]) l.close({ code: 'stopped', detail: 'node shutting down' });
     for (const l of [...this.#links.values()]) l.close({ code: 'stopped', detail: 'node shutting down' });
     await this.#listener?.close();
@@ -543,9 +560,22 @@ export class MeshNetwork implements LinkLayer {
       ctl.abort();
     }, timeoutMs);
     try {
-      for (let attempt = 0; ; attempt++) {
+      // Cheapest first: a ticket, then the cached record, then first contact (link.md section 4).
+      let stage: 'resume' | 'known' | 'first' = 'resume';
+      for (;;) {
         if (this.#links.size >= this.#o.maxPeers) throw new RejectedError('too_many_peers', 'maxPeers links already up');
-        const known = attempt === 0 ? this.#known.get(endpoint) : undefined;
+        let ticket: Ticket | undefined;
+        let known: KnownPeer | undefined;
+        if (stage === 'resume') {
+          ticket = this.#tickets.take(endpoint, this.#clock.now());
+          if (ticket && opts.expectedNodeId !== undefined && ticket.peer.record.nodeId !== opts.expectedNodeId) ticket = undefined;
+          if (!ticket) stage = 'known';
+        }
+        if (stage === 'known') {
+          known = this.#known.get(endpoint);
+          if (known && opts.expectedNodeId !== undefined && known.record.nodeId !== opts.expectedNodeId) known = undefined;
+          if (!known) stage = 'first';
+        }
         let conn: TransportConnection;
         try {
           conn = await this.#transport.dial(endpoint, { maxPayload: LINK.maxRecordBytes, timeoutMs, signal: ctl.signal });
@@ -557,7 +587,7 @@ export class MeshNetwork implements LinkLayer {
           conn.close(1001, 'shutting down');
           throw new NotRunningError('YAK_MESH_STOPPED', 'network stopped');
         }
-        const link = this.#newLink(conn, { initiator: true, known, expectedNodeId: opts.expectedNodeId, endpoint });
+        const link = this.#newLink(conn, { initiator: true, known, ticket, expectedNodeId: opts.expectedNodeId, endpoint });
         const onLinkAbort = () => link.close({ code: 'local', detail: 'aborted' });
         ctl.signal.addEventListener('abort', onLinkAbort, { once: true });
         try {
@@ -565,9 +595,10 @@ export class MeshNetwork implements LinkLayer {
           return link.peer as IdentityRecord;
         } catch (info) {
           const ci = info as CloseInfo;
-          // The responder's record changed since we cached it: retry once as first contact.
-          if (ci.reject?.remote && ci.reject.code === RejectCode.STALE_RECORD && known) {
-            this.#known.delete(endpoint);
+          // The responder lost our ticket, or its record changed: fall back one stage.
+          if (ci.reject?.remote && ci.reject.code === RejectCode.STALE_RECORD && stage !== 'first') {
+            if (stage === 'known') this.#known.delete(endpoint);
+            stage = stage === 'resume' ? 'known' : 'first';
             continue;
           }
           // Lost a simultaneous-open race: the other link to the same node is up.
@@ -705,7 +736,10 @@ export class MeshNetwork implements LinkLayer {
     return closed;
   }
 
-  #newLink(conn: TransportConnection, opts: { initiator: boolean; known?: KnownPeer; expectedNodeId?: string; endpoint?: string }): Link {
+  #newLink(
+    conn: TransportConnection,
+    opts: { initiator: boolean; known?: KnownPeer; ticket?: Ticket; expectedNodeId?: string; endpoint?: string },
+  ): Link {
     const link = new Link(this.#host, conn, opts);
     // Link installed its onClose; wrap it so this node knows when the socket is really gone.
     this.#track(conn);
@@ -750,7 +784,9 @@ export class MeshNetwork implements LinkLayer {
       const now = this.#clock.now();
       const initiatorOf = (l: Link) => (l.initiator ? this.localId : id);
       let keepNew = true;
-      if (now - existing.upAt < LINK.duplicateWindowMs) keepNew = initiatorOf(link) < initiatorOf(existing);
+      if (link.initiator !== existing.initiator && now - existing.upAt < LINK.duplicateWindowMs) {
+        keepNew = initiatorOf(link) < initiatorOf(existing);
+      }
       if (!keepNew) {
         if (!existing.endpoint && link.endpoint) existing.endpoint = link.endpoint;
         return link.close({ code: 'replaced', detail: 'duplicate link' });
@@ -762,10 +798,12 @@ export class MeshNetwork implements LinkLayer {
     if (this.#links.size >= this.#o.maxPeers) return link.close({ code: 'local', detail: 'too many peers' });
     this.#links.set(id, link);
     this.#stats.handshakesCompleted++;
-    if (link.mode === 'known') this.#stats.handshakesKnown++;
+    if (link.mode === 'resume') this.#stats.handshakesResumed++;
+    else if (link.mode === 'known') this.#stats.handshakesKnown++;
     else this.#stats.handshakesFirstContact++;
     if (link.initiator && link.endpoint && link.peerRecordBytes)
       this.#rememberKnown(link.endpoint, { record: rec, bytes: link.peerRecordBytes });
+    this.#fileTicket(link);
     this.#reputation.registerNode(id);
     const ep = this.getPublicEndpoint();
     if (ep) link.send(LinkKind.INFO, utf8(ep));
@@ -778,6 +816,22 @@ export class MeshNetwork implements LinkLayer {
       this.emit(MeshEvents.PEER_CONNECTED, info);
     }
     if (this.store.syncOnConnect && link.initiator) this.store.sync(id).catch(() => {});
+  }
+
+  /** Keep the next resumption ticket: by endpoint when we dialed, by ticket id when we answered. */
+  #fileTicket(link: Link): void {
+    const r = link.resumption;
+    link.resumption = undefined;
+    if (!r || !link.peer || !link.peerRecordBytes) return;
+    const t: Ticket = {
+      id: r.id,
+      secret: r.secret,
+      peer: { record: link.peer, bytes: link.peerRecordBytes },
+      expiresAt: this.#clock.now() + LINK.ticketLifetimeMs,
+    };
+    if (link.initiator) {
+      if (link.endpoint) this.#tickets.put(link.endpoint, t);
+    } else this.#hsConfig.tickets.put(ticketKey(r.id), t);
   }
 
   #rememberKnown(endpoint: string, peer: KnownPeer): void {
