@@ -156,7 +156,7 @@ export class NenClient {
   readonly #maxResponse: number;
   readonly #serverKey: Uint8Array | string | undefined;
   readonly #pinned: KeyConfig | undefined;
-  #config: { config: KeyConfig; hash: Uint8Array } | undefined;
+  #config: { config: KeyConfig; keyId: Uint8Array } | undefined;
   #session: Session | undefined;
   #offset = 0;
   #handshaking: Promise<Session> | undefined;
@@ -345,7 +345,7 @@ export class NenClient {
     }
   }
 
-  async #loadConfig(signal: AbortSignal, refresh: boolean): Promise<{ config: KeyConfig; hash: Uint8Array }> {
+  async #loadConfig(signal: AbortSignal, refresh: boolean): Promise<{ config: KeyConfig; keyId: Uint8Array }> {
     const t = this.#now();
     const c = this.#config;
     if (c && !refresh && t < c.config.notAfter) return c;
@@ -380,12 +380,12 @@ export class NenClient {
   }
 
   async #doHandshake(signal: AbortSignal, retried: boolean): Promise<Session> {
-    const { config, hash } = await this.#loadConfig(signal, retried);
+    const { config, keyId } = await this.#loadConfig(signal, retried);
     const eph = hybridKem.generateKeyPair();
     const enc = hybridKem.encapsulate(config.kemPublicKey);
     const hello: ClientHello = {
       v: 1,
-      kc: hash,
+      kc: keyId,
       epk: eph.publicKey,
       ct: enc.cipherText,
       cn: randomBytes(CLIENT_NONCE_BYTES),
@@ -407,7 +407,7 @@ export class NenClient {
       if (res.status !== 200) {
         const err = decodeErrorBody(text);
         const code = err && isNenErrorCode(err.code) ? err.code : undefined;
-        // The server re-signed its configuration: fetch it again once.
+        // The server moved to another key: fetch its configuration again once.
         if (code === 'ISO-1003' && !retried && !this.#pinned) return await this.#doHandshake(signal, true);
         throw code ? nenError(code) : nenError('ISO-1104', { message: `handshake failed with HTTP ${res.status}` });
       }

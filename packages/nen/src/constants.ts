@@ -68,6 +68,7 @@ export const LABEL = {
   keyConfigContext: 'yak/nen/key-config/v1',
   clientAuthContext: 'yak/nen/client-auth/v1',
   clientAuth: 'yak/nen/v1 client-auth',
+  keyId: 'yak/nen/v1 key-id',
   handshake: 'yak/nen/v1 handshake',
   rekey: 'yak/nen/v1 rekey',
   rotate: 'yak/nen/v1 rotate',

@@ -18,7 +18,7 @@ const MLDSA_SIG = 3309;
 /** Client -> server, POST {base}handshake. */
 export interface ClientHello {
   v: 1;
-  /** SHA-256 of the key configuration the client verified. */
+  /** Key id of the verified key configuration (keys and algorithms; see keyConfigId). */
   kc: Uint8Array;
   /** Ephemeral X-Wing public key (forward secrecy). */
   epk: Uint8Array;

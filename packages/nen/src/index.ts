@@ -50,6 +50,7 @@ export {
   type KeyConfig,
   type KeyConfigPin,
   type KeyConfigSigner,
+  keyConfigId,
   signKeyConfig,
   verifyKeyConfig,
 } from './keyconfig.js';

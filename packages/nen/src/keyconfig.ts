@@ -122,6 +122,16 @@ function checkShape(c: unknown): asserts c is KeyConfig {
   if (!(x.signature instanceof Uint8Array) || x.signature.length !== mldsa65.signatureLength) bad('signature length');
 }
 
+/**
+ * Key id: SHA-256 over the keys and algorithms of a configuration, without its validity or
+ * signature. Every re-signed configuration of one identity, and every server instance sharing
+ * the identity, has the same id, so the transcript binds what matters (the KEM key and the
+ * suite) without tying a session to one particular signature (nen.md section 3).
+ */
+export function keyConfigId(c: Pick<KeyConfig, 'signPublicKey' | 'kemPublicKey'>): Uint8Array {
+  return sha256(encode([LABEL.keyId, c.signPublicKey, c.kemPublicKey, SUITE.kem, SUITE.aead, SUITE.kdf, SUITE.mac, SUITE.sig]));
+}
+
 /** How the client pins the server (nen.md section 2). */
 export interface KeyConfigPin {
   /** The server's ML-DSA-65 public key (bytes or base64url) or its node id (`node-...`). */
@@ -131,9 +141,9 @@ export interface KeyConfigPin {
 /**
  * Verify a configuration: shape, node id, signature, pin and validity at `now`. Raises
  * ISO-1105 (malformed), ISO-1101 (bad signature), ISO-1102 (not the pinned server) or ISO-1103
- * (outside its validity). Returns the configuration and its hash (the transcript binds the hash).
+ * (outside its validity). Returns the configuration and its key id (which the transcript binds).
  */
-export function verifyKeyConfig(c: KeyConfig, pin: KeyConfigPin, now: number): { config: KeyConfig; hash: Uint8Array } {
+export function verifyKeyConfig(c: KeyConfig, pin: KeyConfigPin, now: number): { config: KeyConfig; keyId: Uint8Array } {
   checkShape(c);
   if (nodeIdFromPublicKey(c.signPublicKey) !== c.serverId) {
     throw new NenHandshakeError('ISO-1102', { message: 'serverId does not match the signing key' });
@@ -155,5 +165,5 @@ export function verifyKeyConfig(c: KeyConfig, pin: KeyConfigPin, now: number): {
   }
   if (!NodeIdentity.verify(c.signPublicKey, encode(unsigned(c)), c.signature, CTX)) throw new NenHandshakeError('ISO-1101');
   if (now < c.notBefore || now >= c.notAfter) throw new NenHandshakeError('ISO-1103');
-  return { config: c, hash: sha256(encodeKeyConfig(c)) };
+  return { config: c, keyId: keyConfigId(c) };
 }

@@ -11,7 +11,6 @@ import {
   NodeIdentity,
   nodeIdFromPublicKey,
   randomBytes,
-  sha256,
   toBase64url,
   utf8,
   wipe,
@@ -54,7 +53,7 @@ import {
   wipeKeys,
 } from './handshake.js';
 import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBounded, requestTarget } from './http.js';
-import { encodeKeyConfig, type KeyConfig, type KeyConfigSigner, signKeyConfig } from './keyconfig.js';
+import { encodeKeyConfig, type KeyConfig, type KeyConfigSigner, keyConfigId, signKeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { decodeRecord, encodeRecord, type SessionRecord } from './session.js';
 import { MemorySessionStore, type SessionStore } from './store.js';
 import { sealStream, streamKey } from './stream.js';
@@ -114,6 +113,11 @@ export interface NenServerOptions {
   idleTtlMs?: number;
   /** Validity of the signed key configuration (default 30 days; re-signed at half-life). */
   keyConfigValidityMs?: number;
+  /**
+   * A configuration signed ahead of time (e.g. once per deployment, so every instance serves the
+   * same bytes). It must belong to `identity`; the server then never signs by itself.
+   */
+  keyConfig?: KeyConfig;
   /** 'optional' (default): clients may sign the handshake; 'required': they must. */
   clientAuth?: 'optional' | 'required';
   /** Decide whether an authenticated client key may open a session. */
@@ -253,18 +257,26 @@ export function createNenServer(options: NenServerOptions): NenServer {
   const log = options.logger ?? {};
   const stats: NenServerStats = { handshakes: 0, requests: 0, rekeys: 0, rotations: 0, terminations: 0, streams: 0, rejected: {} };
 
-  // Signed key configurations: the current one and the one before it, so clients holding the
-  // previous configuration still complete a handshake after a re-sign (nen.md section 2).
-  let configs: Array<{ config: KeyConfig; bytes: Uint8Array; hash: Uint8Array }> = [];
-  function currentConfig(): { config: KeyConfig; bytes: Uint8Array; hash: Uint8Array } {
+  // The signed key configuration, re-signed at half its validity. Handshakes name the key id,
+  // which does not change on re-signing (nen.md section 2), so any configuration of this identity
+  // served by any instance leads to the same sessions.
+  const keyId = keyConfigId(id);
+  let pinned = options.keyConfig;
+  if (pinned) {
+    if (!constantTimeEqual(keyConfigId(pinned), keyId)) throw new TypeError('keyConfig does not belong to identity');
+    pinned = verifyKeyConfig(pinned, { serverKey: id.signPublicKey }, pinned.notBefore).config;
+  }
+  let current: { config: KeyConfig; bytes: Uint8Array } | undefined;
+  function currentConfig(): { config: KeyConfig; bytes: Uint8Array } {
+    if (pinned) {
+      current ??= { config: pinned, bytes: encodeKeyConfig(pinned) };
+      return current;
+    }
     const t = now();
-    const cur = configs[0];
-    if (cur && t < cur.config.notAfter - Math.floor(validity / 2) && t >= cur.config.notBefore) return cur;
+    if (current && t < current.config.notAfter - Math.floor(validity / 2) && t >= current.config.notBefore) return current;
     const config = signKeyConfig(id, Math.max(0, t - KEY_CONFIG_BACKDATE_MS), t + validity);
-    const bytes = encodeKeyConfig(config);
-    const next = { config, bytes, hash: sha256(bytes) };
-    configs = [next, ...configs.filter((c) => c.config.notAfter > t)].slice(0, 2);
-    return next;
+    current = { config, bytes: encodeKeyConfig(config) };
+    return current;
   }
   currentConfig();
 
@@ -513,9 +525,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
     if (text === undefined) reject('ISO-1001');
     const hello: ClientHello = decodeClientHello(text);
     const t = now();
-    currentConfig();
-    const cfg = configs.find((c) => constantTimeEqual(c.hash, hello.kc) && t < c.config.notAfter);
-    if (!cfg) reject('ISO-1003');
+    if (!constantTimeEqual(keyId, hello.kc)) reject('ISO-1003');
     let clientId: string | null = null;
     if (hello.ck && hello.cs) {
       // A signed hello is a transferable statement, so it must be fresh (seed 004 step 3).

@@ -2,7 +2,7 @@
 // catalogue code. The fixture's fetch lets the test act as a man in the middle.
 import { NodeIdentity, toBase64url, utf8 } from '@yak/crypto';
 import { describe, expect, it } from 'vitest';
-import { createNenServer, encodeKeyConfig, NenError } from '../src/index.js';
+import { createNenServer, encodeKeyConfig, keyConfigId, NenError } from '../src/index.js';
 import { HEADER } from '../src/wire.js';
 import { BASE, codeOf, echo, expectCode, fixture, rawSession } from './helpers.js';
 
@@ -311,8 +311,7 @@ describe('server authentication', () => {
       if (!req.url.endsWith('/handshake')) return res;
       // Mallory relays the hello to her own server after fixing the config hash: still no key.
       const body = JSON.parse(await f.sent.at(-1)!.clone().text()) as Record<string, unknown>;
-      const { sha256 } = await import('@yak/crypto');
-      body.kc = toBase64url(sha256(encodeKeyConfig(mallory.keyConfig())));
+      body.kc = toBase64url(keyConfigId(mallory.keyConfig()));
       return mallory.handle(new Request(req.url, { method: 'POST', body: JSON.stringify(body) }));
     };
     await expectCode(f.client.handshake(), 'ISO-1104');

@@ -147,10 +147,10 @@ export interface RawSession {
 
 export async function rawSession(handler: (r: Request) => Promise<Response>, now: () => number): Promise<RawSession> {
   const cfgRes = await handler(new Request(`${BASE}/.well-known/nen/key-config`));
-  const { config, hash } = verifyKeyConfig(decodeKeyConfig(new Uint8Array(await cfgRes.arrayBuffer())), {}, now());
+  const { config, keyId } = verifyKeyConfig(decodeKeyConfig(new Uint8Array(await cfgRes.arrayBuffer())), {}, now());
   const eph = hybridKem.generateKeyPair();
   const enc = hybridKem.encapsulate(config.kemPublicKey);
-  const hello: ClientHello = { v: 1, kc: hash, epk: eph.publicKey, ct: enc.cipherText, cn: randomBytes(16), ts: now() };
+  const hello: ClientHello = { v: 1, kc: keyId, epk: eph.publicKey, ct: enc.cipherText, cn: randomBytes(16), ts: now() };
   const res = await handler(new Request(`${BASE}/api/nen/handshake`, { method: 'POST', body: encodeClientHello(hello) }));
   if (res.status !== 200) throw new Error(`handshake ${res.status} ${await res.text()}`);
   const sh = decodeServerHello(await res.text());
