@@ -587,6 +587,10 @@ export class MeshNetwork implements LinkLayer {
           conn.close(1001, 'shutting down');
           throw new NotRunningError('YAK_MESH_STOPPED', 'network stopped');
         }
+        if (ctl.signal.aborted) {
+          conn.close(1000, 'aborted');
+          throw this.#abortError(timedOut, opts);
+        }
         const link = this.#newLink(conn, { initiator: true, known, ticket, expectedNodeId: opts.expectedNodeId, endpoint });
         const onLinkAbort = () => link.close({ code: 'local', detail: 'aborted' });
         ctl.signal.addEventListener('abort', onLinkAbort, { once: true });
@@ -815,7 +819,8 @@ export class MeshNetwork implements LinkLayer {
       for (const h of [...this.#peerHandlers]) this.#safe(() => h('up', { nodeId: id }));
       this.emit(MeshEvents.PEER_CONNECTED, info);
     }
-    if (this.store.syncOnConnect && link.initiator) this.store.sync(id).catch(() => {});
+    // Anti-entropy both ways: each side pulls what the other holds (link.md section 8).
+    if (this.store.syncOnConnect) this.store.sync(id).catch(() => {});
   }
 
   /** Keep the next resumption ticket: by endpoint when we dialed, by ticket id when we answered. */

@@ -2,7 +2,17 @@
 // record signature cost ~15-25 ms each), networks that are always stopped, and a wait helper
 // driven by events rather than sleeps.
 import { NodeIdentity } from '@yak/crypto';
-import { MeshNetwork, type MeshNetworkOptions } from '../src/index.js';
+import {
+  type DialOptions,
+  type ListenOptions,
+  type MemoryHub,
+  MemoryTransport,
+  MeshNetwork,
+  type MeshNetworkOptions,
+  type Transport,
+  type TransportConnection,
+  type TransportListener,
+} from '../src/index.js';
 
 const pool: NodeIdentity[] = [];
 
@@ -52,4 +62,105 @@ export function ep(m: MeshNetwork): string {
   const e = m.getPublicEndpoint();
   if (!e) throw new Error('not listening');
   return e;
+}
+
+/** A manual clock: timers fire only on `advance`. Counts live timers for leak checks. */
+export class FakeClock {
+  #now = 1_700_000_000_000;
+  #seq = 0;
+  readonly #timers = new Map<number, { at: number; fn: () => void; every?: number }>();
+
+  now = (): number => this.#now;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.#seq;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return id;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.#timers.delete(h as number);
+  };
+  setInterval = (fn: () => void, ms: number): unknown => {
+    const id = ++this.#seq;
+    this.#timers.set(id, { at: this.#now + ms, fn, every: ms });
+    return id;
+  };
+  clearInterval = (h: unknown): void => {
+    this.#timers.delete(h as number);
+  };
+
+  /** Live timers and intervals. */
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  /** Move time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let nextId = -1;
+      let nextAt = Number.POSITIVE_INFINITY;
+      for (const [id, t] of this.#timers) if (t.at <= end && t.at < nextAt) [nextId, nextAt] = [id, t.at];
+      if (nextId < 0) break;
+      const t = this.#timers.get(nextId) as { at: number; fn: () => void; every?: number };
+      this.#now = Math.max(this.#now, t.at);
+      if (t.every) t.at += t.every;
+      else this.#timers.delete(nextId);
+      t.fn();
+    }
+    this.#now = end;
+  }
+}
+
+/** Let queued macrotasks (in-memory deliveries, socket I/O) run. */
+export function tick(n = 1): Promise<void> {
+  return n <= 0 ? Promise.resolve() : new Promise((r) => setImmediate(() => tick(n - 1).then(r)));
+}
+
+/**
+ * Wraps a transport so a test can see and rewrite every message a node sends (a man in the
+ * middle on its own connections). `onSend` returns the bytes to send instead, an array of
+ * messages to send in their place (duplicates), or null to drop.
+ */
+export class TapTransport implements Transport {
+  readonly scheme: string;
+  onSend: ((data: Uint8Array, conn: TransportConnection) => Uint8Array | Uint8Array[] | null) | undefined;
+  /** Every connection this transport opened or accepted. */
+  readonly conns: TransportConnection[] = [];
+  constructor(readonly inner: Transport) {
+    this.scheme = inner.scheme;
+  }
+  #wrap(c: TransportConnection): TransportConnection {
+    const send = c.send.bind(c);
+    c.send = (data: Uint8Array) => {
+      const out = this.onSend ? this.onSend(data, c) : data;
+      if (out === null) return;
+      for (const m of Array.isArray(out) ? out : [out]) send(m);
+    };
+    this.conns.push(c);
+    if (this.conns.length > 1000) this.conns.shift();
+    return c;
+  }
+  listen(opts: ListenOptions, onConnection: (conn: TransportConnection) => void): Promise<TransportListener> {
+    return this.inner.listen(opts, (c) => onConnection(this.#wrap(c)));
+  }
+  async dial(endpoint: string, opts: DialOptions): Promise<TransportConnection> {
+    return this.#wrap(await this.inner.dial(endpoint, opts));
+  }
+  openConnections(): number {
+    return this.inner.openConnections();
+  }
+}
+
+/** A started network on an in-memory hub (stopped by `stopAll`). */
+export async function memNode(hub: MemoryHub, i: number, opts: MeshNetworkOptions = {}, address = '127.0.0.1'): Promise<MeshNetwork> {
+  const m = new MeshNetwork(identity(i), { wsPort: 0, transport: new MemoryTransport({ hub, address }), ...opts });
+  live.add(m);
+  await m.start();
+  return m;
+}
+
+/** Track a network created by the test so `stopAll` stops it. */
+export function own(m: MeshNetwork): MeshNetwork {
+  live.add(m);
+  return m;
 }
