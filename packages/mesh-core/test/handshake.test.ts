@@ -251,7 +251,7 @@ describe('tampering with any handshake byte', () => {
       expectAgreement(clean);
       fc.assert(
         fc.property(fc.nat({ max: clean.wire.length - 1 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (n, posSeed, flip) => {
-          const len = (clean.wire[n]?.bytes as Uint8Array).length;
+          const len = clean.wire[n]!.bytes.length;
           const pos = posSeed % len;
           const run = drive(new Initiator(a, opts()), new Responder(b), (k, m) => {
             if (k !== n) return m;
