@@ -111,12 +111,31 @@ function aeadFor(name: AeadName, key: Uint8Array): Aead {
   return name === 'aes-256-gcm' ? aes256gcm(key) : chacha20poly1305(key);
 }
 
+/** Write `counter` as u64 BE at `at` (counters stay below 2^53). */
+function putU64(out: Uint8Array, at: number, counter: number): void {
+  const hi = Math.floor(counter / 0x1_0000_0000);
+  const lo = counter >>> 0;
+  out[at] = hi >>> 24;
+  out[at + 1] = (hi >>> 16) & 255;
+  out[at + 2] = (hi >>> 8) & 255;
+  out[at + 3] = hi & 255;
+  out[at + 4] = lo >>> 24;
+  out[at + 5] = (lo >>> 16) & 255;
+  out[at + 6] = (lo >>> 8) & 255;
+  out[at + 7] = lo & 255;
+}
+
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = (v >>> 16) & 255;
+  out[at + 2] = (v >>> 8) & 255;
+  out[at + 3] = v & 255;
+}
+
 function nonceFor(epoch: number, counter: number): Uint8Array {
   const n = new Uint8Array(12);
-  const v = new DataView(n.buffer);
-  v.setUint32(0, epoch);
-  v.setUint32(4, Math.floor(counter / 0x1_0000_0000));
-  v.setUint32(8, counter >>> 0);
+  putU32(n, 0, epoch);
+  putU64(n, 4, counter);
   return n;
 }
 
@@ -177,11 +196,9 @@ export class SessionState {
     const h = this.aadHead.length;
     const a = new Uint8Array(h + 13);
     a.set(this.aadHead, 0);
-    const v = new DataView(a.buffer);
-    v.setUint32(h, Math.floor(counter / 0x1_0000_0000));
-    v.setUint32(h + 4, counter >>> 0);
+    putU64(a, h, counter);
     a[h + 8] = direction;
-    v.setUint32(h + 9, epoch);
+    putU32(a, h + 9, epoch);
     return a;
   }
 
@@ -280,10 +297,20 @@ export class SessionState {
     if (n.readUInt32BE(4) * 0x1_0000_0000 + n.readUInt32BE(8) !== counter) {
       throw new MalformedMessageError('nonce does not carry the counter');
     }
-    const tag = unb64u(mac, TAG_CHARS);
-    if (tag?.length !== 16) throw new MalformedMessageError('mac must be 16 bytes of unpadded base64url');
-    const ct = unb64u(ciphertext, b64uLength(this.config.maxMessageBytes));
-    if (!ct) throw new MalformedMessageError('ciphertext must be unpadded base64url within the size limit');
+    // Ciphertext and tag are decoded straight into one ct || tag buffer for the AEAD.
+    const ctLen = typeof ciphertext === 'string' ? Math.floor((ciphertext.length * 3) / 4) : -1;
+    if (ctLen < 0 || ctLen > this.config.maxMessageBytes)
+      throw new MalformedMessageError('ciphertext must be a string within the size limit');
+    if (typeof mac !== 'string' || mac.length !== TAG_CHARS) throw new MalformedMessageError('mac must be 16 bytes of unpadded base64url');
+    const sealed = Buffer.allocUnsafe(ctLen + 16);
+    if (
+      sealed.write(ciphertext as string, 0, 'base64url') !== ctLen ||
+      sealed.toString('base64url', 0, ctLen) !== ciphertext ||
+      sealed.write(mac, ctLen, 'base64url') !== 16 ||
+      sealed.toString('base64url', ctLen) !== mac
+    ) {
+      throw new MalformedMessageError('ciphertext and mac must be canonical unpadded base64url');
+    }
 
     const rejection = this.window.check(counter);
     if (rejection) throw rejection;
@@ -307,9 +334,6 @@ export class SessionState {
       target = prev;
     }
 
-    const sealed = Buffer.allocUnsafe(ct.length + 16);
-    sealed.set(ct, 0);
-    sealed.set(tag, ct.length);
     let plaintext: Uint8Array;
     try {
       plaintext = aeadFor(this.aead, target.keys.enc).open(n, sealed, this.aad(this.recvDir, epoch, counter));

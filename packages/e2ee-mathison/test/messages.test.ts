@@ -120,7 +120,7 @@ describe('tamper detection', () => {
 
   it('rejects malformed shapes with MalformedMessageError', async () => {
     const p = await pair();
-    const m = p.alice.encrypt(text('x'), p.aliceSession);
+    const m = p.alice.encrypt(text('a longer message so fields have letters'), p.aliceSession);
     const bad: unknown[] = [
       null,
       'message',
@@ -140,12 +140,25 @@ describe('tamper detection', () => {
       { ...m, ciphertext: `${m.ciphertext}=` },
       { ...m, ciphertext: 'A'.repeat(30_000_000) },
       { ...m, ciphertext: null },
+      // Aliases Node's lenient decoder would map to the same bytes: '+' for '-', U+0141 for 'A'.
+      { ...m, mac: m.mac.replace(/[A-Za-z]/, (c) => String.fromCharCode(c.charCodeAt(0) + 0x100)) },
+      { ...m, ciphertext: m.ciphertext.replace(/[A-Za-z]/, (c) => String.fromCharCode(c.charCodeAt(0) + 0x100)) },
+      { ...m, ciphertext: `${m.ciphertext} ` },
     ];
     for (const b of bad) {
       const e = thrown(() => p.bob.decrypt(b as EncryptedMessage, p.bobSession));
       expect(e).toBeInstanceOf(MalformedMessageError);
     }
-    expect(p.bob.decrypt(m, p.bobSession).toString()).toBe('x');
+    expect(p.bob.decrypt(m, p.bobSession).toString()).toBe('a longer message so fields have letters');
+  });
+
+  it("rejects the standard-alphabet aliases '+' and '/' that Node's decoder would accept", async () => {
+    const p = await pair();
+    let m = p.alice.encrypt(text('find a dash'), p.aliceSession);
+    while (!/[-_]/.test(m.ciphertext)) m = p.alice.encrypt(text('find a dash'), p.aliceSession);
+    const alias = { ...m, ciphertext: m.ciphertext.replace(/[-_]/, (c) => (c === '-' ? '+' : '/')) };
+    expect(thrown(() => p.bob.decrypt(alias, p.bobSession))).toBeInstanceOf(MalformedMessageError);
+    expect(p.bob.decrypt(m, p.bobSession).toString()).toBe('find a dash');
   });
 
   it('a reflected message (sent back to its sender) is rejected', async () => {
