@@ -196,6 +196,8 @@ export interface MeshStats {
   bans: number;
   reconnectAttempts: number;
   knownRecords: number;
+  /** Resumption tickets held (as initiator and as responder). */
+  tickets: number;
   knownEndpoints: number;
   persistentEndpoints: number;
   store: ReturnType<ReplicatedStore['getStats']>;
@@ -1197,6 +1199,7 @@ export class MeshNetwork implements LinkLayer {
       pendingHandshakes: this.#pending.size,
       ...s,
       knownRecords: this.#known.size,
+      tickets: this.#tickets.size + this.#hsConfig.tickets.size,
       knownEndpoints: this.#endpoints.size,
       persistentEndpoints: this.#persistent.size,
       store: this.store.getStats(),
