@@ -44,7 +44,7 @@ import {
   type SessionStatus,
   wipeKeys,
 } from './handshake.js';
-import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBounded, requestTarget } from './http.js';
+import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
 import { decodeKeyConfig, type KeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { FrameOpener, streamKey } from './stream.js';
 import {
@@ -359,7 +359,7 @@ export class NenClient {
       }
       let bytes: Uint8Array;
       try {
-        bytes = await readBounded(res.body, KEY_CONFIG_MAX_BYTES, res.headers.get('content-length'));
+        bytes = await readBody(res, KEY_CONFIG_MAX_BYTES);
       } catch (e) {
         if (e instanceof BodyTooLarge) throw nenError('ISO-1105', { message: 'key configuration too large' });
         throw nenError('ISO-9003', { cause: e });
@@ -452,7 +452,7 @@ export class NenClient {
   async #readText(res: Response): Promise<string> {
     let bytes: Uint8Array;
     try {
-      bytes = await readBounded(res.body, this.#maxResponse + 1024, res.headers.get('content-length'));
+      bytes = await readBody(res, this.#maxResponse + 1024);
     } catch (e) {
       if (e instanceof BodyTooLarge) throw nenError('ISO-4102', { message: 'response too large' });
       throw nenError('ISO-9003', { cause: e });

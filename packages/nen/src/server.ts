@@ -52,7 +52,7 @@ import {
   rotateTranscript,
   wipeKeys,
 } from './handshake.js';
-import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBounded, requestTarget } from './http.js';
+import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
 import { encodeKeyConfig, type KeyConfig, type KeyConfigSigner, keyConfigId, signKeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { decodeRecord, encodeRecord, type SessionRecord } from './session.js';
 import { MemorySessionStore, type SessionStore } from './store.js';
@@ -366,7 +366,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       payload = utf8(p);
     } else {
       try {
-        payload = await readBounded(request.body, maxBody, h.get('content-length'));
+        payload = await readBody(request, maxBody);
       } catch (e) {
         if (e instanceof BodyTooLarge) reject('ISO-4003');
         throw e;
@@ -450,7 +450,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       }
       let body: Uint8Array;
       try {
-        body = await readBounded(res.body, maxResponse, res.headers.get('content-length'));
+        body = await readBody(res, maxResponse);
       } catch (e) {
         if (e instanceof BodyTooLarge) {
           return errorResponse(nenError('ISO-4005'), authOf(v.record, v.requestMac));
@@ -516,7 +516,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
   async function handshake(request: Request): Promise<Response> {
     let body: Uint8Array;
     try {
-      body = await readBounded(request.body, MAX_HANDSHAKE_BYTES, request.headers.get('content-length'));
+      body = await readBody(request, MAX_HANDSHAKE_BYTES);
     } catch (e) {
       if (e instanceof BodyTooLarge) reject('ISO-4003');
       throw e;

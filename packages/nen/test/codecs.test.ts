@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hybridKem, NodeIdentity, randomBytes } from '@yak/crypto';
+import { fromBase64url, hybridKem, NodeIdentity, randomBytes, toBase64url } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -28,6 +28,7 @@ import {
 import { decodeRecord, encodeRecord } from '../src/session.js';
 import { FrameOpener, FrameSealer } from '../src/stream.js';
 import {
+  b64,
   decodeRequestEnvelope,
   decodeResponseEnvelope,
   decodeSealedBody,
@@ -36,6 +37,7 @@ import {
   encodeResponseEnvelope,
   encodeSealedBody,
   encodeSealedHeader,
+  unb64,
 } from '../src/wire.js';
 import { BASE, expectCode, FakeClock, serverIdentity } from './helpers.js';
 
@@ -78,6 +80,40 @@ describe('envelopes', () => {
     );
     const many = Array.from({ length: 200 }, (_, i) => [`h${i}`, 'v'] as [string, string]);
     expect(() => decodeRequestEnvelope(encodeRequestEnvelope({ headers: many, body: new Uint8Array() }))).toThrow(NenError);
+  });
+});
+
+describe('base64url', () => {
+  it('native fast path agrees with @yak/crypto and stays strict', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        expect(b64(b)).toBe(toBase64url(b));
+        expect(unb64(b64(b), 'ISO-4002')).toEqual(b);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (s) => {
+        let ours: string | undefined;
+        let ref: string | undefined;
+        try {
+          ours = b64(unb64(s, 'ISO-4002'));
+        } catch {}
+        try {
+          ref = toBase64url(fromBase64url(s));
+        } catch {}
+        expect(ours).toBe(ref);
+      }),
+    );
+    // Wrong length, padding, non-zero trailing bits, the standard alphabet.
+    for (const bad of ['A', 'AB=', 'AB', 'AAB', 'a+b/', 'AAAA====']) {
+      let threw = false;
+      try {
+        unb64(bad, 'ISO-4002');
+      } catch {
+        threw = true;
+      }
+      expect(threw, bad).toBe(true);
+    }
   });
 });
 
