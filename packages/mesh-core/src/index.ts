@@ -26,6 +26,8 @@ export {
   WrongFingerprintError,
   WrongNetworkError,
 } from './errors.js';
+/** Origin-authenticated Plumtree gossip (docs/protocol/gossip.md), the default `broadcast` engine. */
+export { GOSSIP_DEFAULTS, GOSSIP_KIND, Gossip, type GossipOptions, type GossipStats } from './gossip/index.js';
 /** The contract gossip and routing are written against, plus the clock and logger shapes. */
 export {
   type Clock,
@@ -44,6 +46,7 @@ export {
   type DirectMessage,
   type EngineContext,
   type GossipEngine,
+  type GossipEngineOptions,
   type GossipFactory,
   type GossipMessage,
   type MeshHandler,

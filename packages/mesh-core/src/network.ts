@@ -29,6 +29,7 @@ import {
   WrongFingerprintError,
   WrongNetworkError,
 } from './errors.js';
+import { Gossip, type GossipOptions } from './gossip/index.js';
 import {
   type HandshakeConfig,
   type KnownPeer,
@@ -85,10 +86,11 @@ export interface MeshNetworkOptions {
   /** Replicated key-value store options. */
   store?: StoreOptions;
   /**
-   * Gossip engine used by `broadcast` (src/gossip), built from this network's LinkLayer. Without
-   * one, `broadcast` reaches direct neighbours only.
+   * Gossip used by `broadcast` (src/gossip, docs/protocol/gossip.md): on by default with its
+   * defaults; pass options for it, a factory for another engine, or `false` for one-hop
+   * broadcasts to direct neighbours only.
    */
-  gossip?: GossipFactory | false;
+  gossip?: GossipEngineOptions | GossipFactory | false;
   /** Multi-hop router used by `sendTo` for non-neighbours (src/routing). */
   router?: RouterFactory | false;
   clock?: Clock;
@@ -152,6 +154,8 @@ export interface GossipEngine {
   getStats(): object;
 }
 export type GossipFactory = (ctx: EngineContext) => GossipEngine;
+/** Options passed to the built-in Gossip (everything but what MeshNetwork supplies). */
+export type GossipEngineOptions = Omit<GossipOptions, 'link' | 'identity' | 'clock' | 'logger'>;
 
 /** The router shape MeshNetwork drives (src/routing `Router`). */
 export interface RouterEngine {
@@ -400,7 +404,13 @@ export class MeshNetwork implements LinkLayer {
       tickets: new TicketStore(BOUNDS.tickets),
       now,
     };
-    this.#gossipFactory = options.gossip || undefined;
+    const g = options.gossip;
+    this.#gossipFactory =
+      g === false
+        ? undefined
+        : typeof g === 'function'
+          ? g
+          : (ctx) => new Gossip({ ...(g ?? {}), link: ctx.link, identity: ctx.identity, clock: ctx.clock, logger: ctx.logger });
     this.#routerFactory = options.router || undefined;
     this.#host = this.#makeHost();
     this.store = new ReplicatedStore(

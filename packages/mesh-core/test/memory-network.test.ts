@@ -171,14 +171,14 @@ describe('LinkLayer contract', () => {
     const events: string[] = [];
     b.onPeer((e, p) => events.push(`${e}:${p.nodeId === a.localId}`));
     const got: [string, number[]][] = [];
-    const off = b.onFrame(0x10, (from, body) => got.push([from, [...body]]));
+    const off = b.onFrame(0x52, (from, body) => got.push([from, [...body]]));
     await a.connect(ep(b), { reconnect: false });
     await until(() => b.peers().length === 1);
-    expect(a.send(b.localId, 0x10, Uint8Array.of(7, 8))).toBe(true);
+    expect(a.send(b.localId, 0x52, Uint8Array.of(7, 8))).toBe(true);
     await until(() => got.length === 1);
     expect(got[0]).toEqual([a.localId, [7, 8]]);
     off();
-    a.send(b.localId, 0x10, Uint8Array.of(9));
+    a.send(b.localId, 0x52, Uint8Array.of(9));
     await tick(5);
     expect(got.length).toBe(1);
     expect(() => b.onFrame(0x02, () => {})).toThrow(RangeError);
