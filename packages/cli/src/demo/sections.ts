@@ -1,4 +1,5 @@
 // The demo's sections, in protocol-stack order. Each later package adds one.
+import { e2eeDemo } from './e2ee.js';
 import { foundationDemo } from './foundation.js';
 import type { DemoUI } from './ui.js';
 
@@ -7,4 +8,7 @@ export interface DemoSection {
   run(ui: DemoUI): Promise<void>;
 }
 
-export const sections: DemoSection[] = [{ name: 'foundation', run: foundationDemo }];
+export const sections: DemoSection[] = [
+  { name: 'foundation', run: foundationDemo },
+  { name: 'e2ee', run: e2eeDemo },
+];
