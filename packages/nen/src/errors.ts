@@ -8,7 +8,7 @@
 export const NEN_ERRORS = {
   'ISO-1001': { status: 400, reason: 'YAK_NEN_HANDSHAKE_MALFORMED', message: 'handshake message is malformed' },
   'ISO-1002': { status: 400, reason: 'YAK_NEN_UNSUPPORTED_VERSION', message: 'unsupported protocol version or algorithm' },
-  'ISO-1003': { status: 409, reason: 'YAK_NEN_KEY_CONFIG_UNKNOWN', message: 'handshake names an unknown or retired key configuration' },
+  'ISO-1003': { status: 409, reason: 'YAK_NEN_KEY_CONFIG_UNKNOWN', message: 'handshake names another server key' },
   'ISO-1004': { status: 400, reason: 'YAK_NEN_HANDSHAKE_KEM', message: 'key encapsulation failed' },
   'ISO-1005': { status: 401, reason: 'YAK_NEN_CLIENT_AUTH_REQUIRED', message: 'client authentication required' },
   'ISO-1006': { status: 401, reason: 'YAK_NEN_CLIENT_AUTH_FAILED', message: 'client signature does not verify' },
@@ -23,7 +23,6 @@ export const NEN_ERRORS = {
   'ISO-2003': { status: 401, reason: 'YAK_NEN_SESSION_EXPIRED', message: 'session reached its absolute lifetime' },
   'ISO-2004': { status: 401, reason: 'YAK_NEN_SESSION_IDLE', message: 'session idle for too long' },
   'ISO-2005': { status: 503, reason: 'YAK_NEN_STORE_UNAVAILABLE', message: 'session store unavailable' },
-  'ISO-2006': { status: 503, reason: 'YAK_NEN_SESSION_LIMIT', message: 'session capacity reached' },
   'ISO-2007': { status: 409, reason: 'YAK_NEN_SESSION_CONFLICT', message: 'session changed concurrently' },
   'ISO-3001': { status: 401, reason: 'YAK_NEN_SIGNATURE_MISSING', message: 'request signature missing' },
   'ISO-3002': { status: 401, reason: 'YAK_NEN_SIGNATURE_INVALID', message: 'request signature invalid' },
