@@ -1,5 +1,5 @@
 // The README's opening example, verbatim except that the printed value is asserted.
-import { it, expect } from 'vitest';
+import { expect, it } from 'vitest';
 
 it('README example runs', async () => {
   const { createServer } = await import('node:http');

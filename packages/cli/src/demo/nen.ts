@@ -55,7 +55,9 @@ export async function nenDemo(ui: DemoUI): Promise<void> {
     });
     const wire = sent.at(-1) as { url: string; init: RequestInit };
     const wireBody = new TextDecoder().decode(wire.init.body as Uint8Array);
-    ui.info(`server saw amount=${reply.amount}; on the wire: ${wireBody.slice(0, 48)}... (payload and Authorization header are inside the ciphertext)`);
+    ui.info(
+      `server saw amount=${reply.amount}; on the wire: ${wireBody.slice(0, 48)}... (payload and Authorization header are inside the ciphertext)`,
+    );
 
     // Attacks, sent by hand with the captured request.
     const replay = await fetch(wire.url, wire.init);
@@ -75,9 +77,19 @@ export async function nenDemo(ui: DemoUI): Promise<void> {
     const stats = nen.getStats();
     ui.table([
       ['handshakes', 'requests', 'rekeys', 'rejected'],
-      [stats.handshakes, stats.requests, stats.rekeys, Object.entries(stats.rejected).map(([k, v]) => `${k}x${v}`).join(' ')],
+      [
+        stats.handshakes,
+        stats.requests,
+        stats.rekeys,
+        Object.entries(stats.rejected)
+          .map(([k, v]) => `${k}x${v}`)
+          .join(' '),
+      ],
     ]);
-    ui.summary('nen requests rejected', Object.values(stats.rejected).reduce((a, b) => a + b, 0));
+    ui.summary(
+      'nen requests rejected',
+      Object.values(stats.rejected).reduce((a, b) => a + b, 0),
+    );
   } finally {
     http.closeAllConnections();
     await new Promise<void>((r) => http.close(() => r()));
