@@ -1,0 +1,80 @@
+/**
+ * Defaults of @yak/annex, each with its source. "seed 000" is ../shared/seeds/000 (ANNEX);
+ * "SPEC" is ../shared/SPEC.md; "annex.md" is docs/protocol/annex.md. Values the sources do not
+ * fix are marked "chosen" with the reason.
+ */
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Options of `new Annex(...)` when the caller passes none. */
+export const ANNEX_DEFAULTS = {
+  /** Rekey after this long on one key (seed 000 "Perfect Forward Secrecy": every 5 minutes; SPEC section 2). */
+  rekeyIntervalMs: 5 * 60_000,
+  /** Rekey after this many envelopes sent on one key (seed 000: 10,000 messages; SPEC section 2). */
+  rekeyAfterMessages: 10_000,
+  /**
+   * Previous receive keys stay usable this long after a rekey (SPEC section 2, "Rekeying": a short
+   * grace period). Chosen: 10 s covers multi-hop queues of a loaded mesh.
+   */
+  rekeyGraceMs: 10_000,
+  /** A rekey not answered in this time tears the session down for a fresh handshake (chosen, annex.md section 6). */
+  rekeyTimeoutMs: 30_000,
+  /** openChannel gives up after this long (chosen: several multi-hop round trips plus KEM work). */
+  handshakeTimeoutMs: 10_000,
+  /** First retransmission of key_exchange / the finishing envelope; doubles each time (chosen). */
+  handshakeRetryMs: 1_000,
+  /** A session with no traffic for this long expires (chosen: 10 minutes, two rekey intervals). */
+  idleTimeoutMs: 10 * 60_000,
+  /** Largest payload `send` accepts; larger ones are chunked up to this (issue: default 16 MiB). */
+  maxPayloadBytes: 16 * MiB,
+  /**
+   * Payload bytes per envelope. Chosen: 256 KiB keeps each envelope well under the mesh frame
+   * limit (512 KiB, seed 001 "data") with room for routing headers; a 64 KiB message is one envelope.
+   */
+  chunkBytes: 256 * KiB,
+  /** Established plus pending sessions (SPEC section 2, "Resource bounds"; chosen). */
+  maxSessions: 1_024,
+  /** Inbound handshakes awaiting their finishing envelope (chosen). */
+  maxPendingHandshakes: 256,
+  /** Handshakes one peer may start per minute (chosen: a restarting peer needs a few). */
+  handshakesPerMinute: 30,
+  /** "unknown session" notices sent to one peer per minute (chosen). */
+  noticesPerMinute: 10,
+  /** Bytes of partially received chunked messages across all sessions (chosen: 4x the payload limit). */
+  maxReassemblyBytes: 64 * MiB,
+  /** Partially received chunked messages per session (chosen). */
+  maxPartialMessagesPerSession: 4,
+  /** A chunked message not completed in this time is dropped (chosen). */
+  reassemblyTimeoutMs: 60_000,
+  /** `send` waits this long for a congested mesh link to drain (chosen). */
+  sendTimeoutMs: 30_000,
+  /** Message handlers registered at once (chosen). */
+  maxHandlers: 256,
+  /**
+   * Envelopes whose sender timestamp is further than this from our clock are rejected (SPEC
+   * section 2, "Replay": timestamps validated against a window). Chosen: 10 minutes.
+   */
+  maxClockSkewMs: 10 * 60_000,
+  /** How often expiry, grace periods and time-based rekeys are checked (chosen). */
+  sweepIntervalMs: 1_000,
+  /** Opt-in per-message ML-DSA-65 signatures (seed 000 "Message Authentication"; SPEC section 2). */
+  signEnvelopes: false,
+} as const;
+
+/** Wire constants (annex.md section 2). */
+export const WIRE = {
+  /** "YAX" then the version byte: lets annex traffic be told apart from any other direct message. */
+  magic: [0x59, 0x41, 0x58] as const,
+  version: 1,
+  /** Replay window per session and direction (SPEC section 2, "Replay": RFC 6479, at least 1024). */
+  replayWindow: 2048,
+  /** Largest identity record carried in a handshake (@yak/crypto IDENTITY_RECORD_MAX_BYTES). */
+  maxRecordBytes: 8192,
+  /** Upper bound on chunkBytes: the mesh frame limit (512 KiB) minus headroom for routing and envelope headers. */
+  maxChunkBytes: 448 * KiB,
+  /** Sequence numbers stay safe integers (2^53 - 1); a session never gets near. */
+  maxSeq: Number.MAX_SAFE_INTEGER,
+  /** Previous epochs kept in their grace period at once (chosen: bounded even under rapid rekeys). */
+  maxRetiredEpochs: 4,
+} as const;

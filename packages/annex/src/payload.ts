@@ -1,0 +1,159 @@
+// Application payloads and the plaintext inside encrypted envelopes (docs/protocol/annex.md
+// section 5). A payload is bytes, a string or a JSON value; it is encoded once into a message
+// body, which travels in one envelope or, when larger than the chunk size, in numbered chunks.
+import type { SafeJsonParser } from '@yak/defense';
+import { InvalidArgumentError, PayloadTooLargeError } from './errors.js';
+import { Reader, WireError, Writer } from './wire.js';
+
+/** A payload as `send` accepts it and handlers receive it. */
+export type AnnexPayload = Uint8Array | string | AnnexJson;
+/** Any JSON value (objects, arrays, strings, numbers, booleans, null). */
+export type AnnexJson = null | boolean | number | string | AnnexJson[] | { [key: string]: AnnexJson };
+
+export const PayloadType = { BYTES: 0, STRING: 1, JSON: 2 } as const;
+
+/** First byte of the plaintext of an `annex:encrypted` envelope. */
+export const InnerKind = {
+  /** Handshake message 3 (initiator key confirmation). Empty. */
+  FINISH: 0,
+  /** Handshake message 4 (responder key confirmation). Empty. */
+  CONFIRM: 1,
+  /** A whole message body. */
+  DATA: 2,
+  /** One chunk of a message body. */
+  CHUNK: 3,
+} as const;
+
+/** Inner plaintext of `annex:rekey`. */
+export const RekeyPhase = { OFFER: 1, ACCEPT: 2 } as const;
+
+/** Reason byte inside an authenticated `annex:close`. */
+export const CloseReason = { CLOSED: 0, EXPIRED: 1, REKEY_FAILED: 2, STOPPING: 3, REPLACED: 4 } as const;
+
+/** ML-DSA-65 signature length (FIPS 204). */
+export const SIG_BYTES = 3309;
+/** timestamp u64 + payload type u8 + signature length u16. */
+const BODY_HEADER = 11;
+/** kind u8 + message id u32 + index u32 + count u32 + total length u32. */
+export const CHUNK_HEADER = 17;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder('utf-8', { fatal: true });
+
+/** Encode a payload; throws TypeError for unsupported values, PayloadTooLargeError above `max`. */
+export function encodePayload(payload: unknown, max: number): { type: number; bytes: Uint8Array } {
+  if (payload instanceof Uint8Array) {
+    if (payload.length > max) throw new PayloadTooLargeError(payload.length, max);
+    return { type: PayloadType.BYTES, bytes: payload };
+  }
+  if (typeof payload === 'string') {
+    // UTF-8 is at most 3 bytes per UTF-16 unit: refuse huge strings before encoding them.
+    if (payload.length > max) throw new PayloadTooLargeError(payload.length, max);
+    const bytes = enc.encode(payload);
+    if (bytes.length > max) throw new PayloadTooLargeError(bytes.length, max);
+    return { type: PayloadType.STRING, bytes };
+  }
+  if (payload === undefined || typeof payload === 'function' || typeof payload === 'symbol' || typeof payload === 'bigint') {
+    throw new TypeError('payload must be a Uint8Array, a string or a JSON value');
+  }
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(payload);
+  } catch {
+    throw new TypeError('payload must be JSON-serialisable');
+  }
+  if (json === undefined) throw new TypeError('payload must be JSON-serialisable');
+  if (json.length > max) throw new PayloadTooLargeError(json.length, max);
+  const bytes = enc.encode(json);
+  if (bytes.length > max) throw new PayloadTooLargeError(bytes.length, max);
+  return { type: PayloadType.JSON, bytes };
+}
+
+/** Decode a payload; undefined when malformed (invalid UTF-8, unsafe or invalid JSON). */
+export function decodePayload(type: number, bytes: Uint8Array, json: SafeJsonParser): AnnexPayload | undefined {
+  switch (type) {
+    case PayloadType.BYTES:
+      return bytes.slice();
+    case PayloadType.STRING:
+      try {
+        return dec.decode(bytes);
+      } catch {
+        return undefined;
+      }
+    case PayloadType.JSON: {
+      const r = json.parse(bytes);
+      return r.success ? (r.data as AnnexJson) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A message body: timestamp, payload type, optional signature, payload. */
+export interface MessageBody {
+  timestamp: number;
+  type: number;
+  signature?: Uint8Array;
+  payload: Uint8Array;
+}
+
+export function bodyLength(payloadLength: number, signed: boolean): number {
+  return BODY_HEADER + (signed ? SIG_BYTES : 0) + payloadLength;
+}
+
+/** Write a body after `prefix` bytes of space (so DATA can put its kind byte in front without a copy). */
+export function encodeBody(b: MessageBody, prefix: number): Uint8Array {
+  const sig = b.signature;
+  const w = new Writer(prefix + bodyLength(b.payload.length, sig !== undefined));
+  for (let i = 0; i < prefix; i++) w.u8(0);
+  w.u53(b.timestamp)
+    .u8(b.type)
+    .u16(sig ? sig.length : 0);
+  if (sig) w.raw(sig);
+  return w.raw(b.payload).finish();
+}
+
+export function decodeBody(bytes: Uint8Array): MessageBody {
+  const r = new Reader(bytes);
+  const timestamp = r.u53();
+  const type = r.u8();
+  if (type > PayloadType.JSON) throw new WireError('unknown payload type');
+  const sigLen = r.u16();
+  if (sigLen !== 0 && sigLen !== SIG_BYTES) throw new WireError('bad signature length');
+  const body: MessageBody = { timestamp, type, payload: new Uint8Array(0) };
+  if (sigLen) body.signature = r.bytes(sigLen);
+  body.payload = r.rest();
+  return body;
+}
+
+/** A chunk header as carried after the CHUNK kind byte. */
+export interface ChunkHeader {
+  messageId: number;
+  index: number;
+  count: number;
+  total: number;
+}
+
+export function decodeChunk(pt: Uint8Array): { header: ChunkHeader; data: Uint8Array } {
+  const r = new Reader(pt);
+  r.u8();
+  const header = { messageId: r.u32(), index: r.u32(), count: r.u32(), total: r.u32() };
+  const data = r.rest();
+  if (header.count < 2 || header.index >= header.count || data.length === 0 || header.total < header.count) {
+    throw new WireError('bad chunk header');
+  }
+  return { header, data };
+}
+
+/** Split a body into chunk plaintexts of at most `chunkBytes` body bytes each. */
+export function chunkPlaintexts(body: Uint8Array, chunkBytes: number, messageId: number): Uint8Array[] {
+  if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new InvalidArgumentError('chunkBytes must be a positive integer');
+  const count = Math.ceil(body.length / chunkBytes);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const part = body.subarray(i * chunkBytes, Math.min(body.length, (i + 1) * chunkBytes));
+    const w = new Writer(CHUNK_HEADER + part.length);
+    out.push(w.u8(InnerKind.CHUNK).u32(messageId).u32(i).u32(count).u32(body.length).raw(part).finish());
+  }
+  return out;
+}

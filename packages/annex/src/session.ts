@@ -1,0 +1,132 @@
+// Per-session state (docs/protocol/annex.md sections 5-6): the directional keys of each epoch,
+// sequence numbers, the pending rekey and partial chunked messages. Owned by Annex.
+import { type Aead, aes256gcm, type IdentityRecord, type KeyPair, toHex, wipe } from '@yak/crypto';
+import { WIRE } from './constants.js';
+import type { SessionKeys } from './handshake.js';
+
+/** Keys of one epoch. `send` is dropped when the epoch stops being the sending one. */
+export interface Epoch {
+  epoch: number;
+  send: Aead | undefined;
+  recv: Aead;
+  /** Raw copies kept only to wipe them. */
+  sendKey: Uint8Array | undefined;
+  recvKey: Uint8Array;
+  /** When a retired epoch's receive key is wiped (undefined while current). */
+  retireAt: number | undefined;
+}
+
+export interface Partial {
+  count: number;
+  total: number;
+  received: number;
+  bytes: number;
+  parts: (Uint8Array | undefined)[];
+  startedAt: number;
+}
+
+export type Role = 'initiator' | 'responder';
+
+export class Session {
+  readonly idHex: string;
+  established = false;
+  closed = false;
+  /** A peer reported it has no such session (it restarted): a fresh handshake is under way. */
+  stale = false;
+  /** Replaced by a newer session with the same peer; receive-only until `retiredUntil`. */
+  retiredUntil: number | undefined;
+  createdAt: number;
+  lastActivity: number;
+  messageCount = 0;
+  nextSeq = 0;
+  sendEpoch = 0;
+  sentInEpoch = 0;
+  epochStartedAt: number;
+  readonly epochs = new Map<number, Epoch>();
+  chain: Uint8Array;
+  rekey: { epoch: number; eph: KeyPair; startedAt: number } | undefined;
+  nextMessageId = 0;
+  readonly partial = new Map<number, Partial>();
+  partialBytes = 0;
+  /** Initiator: the finishing envelope, resent until the responder confirms. */
+  finishBytes: Uint8Array | undefined;
+  /** Responder: hash of the finishing envelope and the confirming reply, to answer retransmissions. */
+  finishHash: string | undefined;
+  confirmBytes: Uint8Array | undefined;
+  /** Envelopes waiting for a congested mesh link, in sequence order. */
+  readonly queue: { bytes: Uint8Array; done?: (err?: Error) => void; deadline: number }[] = [];
+  queuedBytes = 0;
+  flushTimer: unknown;
+  flushDelay = 0;
+
+  constructor(
+    readonly id: Uint8Array,
+    readonly peer: string,
+    readonly peerRecord: IdentityRecord,
+    readonly role: Role,
+    readonly signed: boolean,
+    keys: SessionKeys,
+    now: number,
+  ) {
+    this.idHex = toHex(id);
+    this.createdAt = now;
+    this.lastActivity = now;
+    this.epochStartedAt = now;
+    this.chain = keys.chain;
+    this.#install(0, keys);
+  }
+
+  #install(epoch: number, keys: SessionKeys): void {
+    const sendKey = this.role === 'initiator' ? keys.i2r : keys.r2i;
+    const recvKey = this.role === 'initiator' ? keys.r2i : keys.i2r;
+    this.epochs.set(epoch, { epoch, send: aes256gcm(sendKey), recv: aes256gcm(recvKey), sendKey, recvKey, retireAt: undefined });
+  }
+
+  get current(): Epoch {
+    return this.epochs.get(this.sendEpoch) as Epoch;
+  }
+
+  /**
+   * Switch to the keys of `epoch` (a completed rekey): the old send key is wiped now, the old
+   * receive key after the grace period, the old chain key now (annex.md section 6).
+   */
+  advance(epoch: number, keys: SessionKeys, now: number, graceMs: number): void {
+    const old = this.current;
+    wipe(old.sendKey);
+    old.send = undefined;
+    old.sendKey = undefined;
+    old.retireAt = now + graceMs;
+    wipe(this.chain);
+    this.chain = keys.chain;
+    this.#install(epoch, keys);
+    this.sendEpoch = epoch;
+    this.sentInEpoch = 0;
+    this.epochStartedAt = now;
+    // Bound retired epochs even under back-to-back rekeys.
+    const retired = [...this.epochs.values()].filter((e) => e.retireAt !== undefined).sort((a, b) => a.epoch - b.epoch);
+    while (retired.length > WIRE.maxRetiredEpochs) this.#drop(retired.shift() as Epoch);
+  }
+
+  /** Wipe receive keys whose grace period ended. */
+  expireEpochs(now: number): void {
+    for (const e of [...this.epochs.values()]) if (e.retireAt !== undefined && e.retireAt <= now) this.#drop(e);
+  }
+
+  #drop(e: Epoch): void {
+    wipe(e.sendKey, e.recvKey);
+    this.epochs.delete(e.epoch);
+  }
+
+  /** Wipe every key of the session (SPEC section 2: session keys are zeroed on close). */
+  destroy(): void {
+    this.closed = true;
+    for (const e of [...this.epochs.values()]) this.#drop(e);
+    wipe(this.chain);
+    if (this.rekey) wipe(this.rekey.eph.secretKey);
+    this.rekey = undefined;
+    this.partial.clear();
+    this.partialBytes = 0;
+    this.finishBytes = undefined;
+    this.confirmBytes = undefined;
+  }
+}
