@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { NenError } from './errors.js';
 import { isNullBodyStatus } from './http.js';
 import type { NenContext, NenServer } from './server.js';
 
@@ -135,8 +136,16 @@ export function nenExpress(
         return;
       }
       const r = req as NenExpressRequest & { _body?: boolean };
+      let json: unknown;
+      try {
+        json = u.context.json;
+      } catch (e) {
+        if (!(e instanceof NenError)) throw e;
+        await sendWebResponse(res, u.fail(e));
+        return;
+      }
       r.nen = u.context;
-      r.body = u.context.json !== undefined ? u.context.json : Buffer.from(u.context.body);
+      r.body = json !== undefined ? json : Buffer.from(u.context.body);
       // body-parser skips requests already marked as parsed.
       r._body = true;
       const inner: Record<string, string> = {};

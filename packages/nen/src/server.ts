@@ -34,7 +34,7 @@ import {
   SID_BYTES,
   TIMESTAMP_WINDOW_MS,
 } from './constants.js';
-import { NenError, type NenErrorCode, nenError } from './errors.js';
+import { NenError, type NenErrorCode, NenPayloadError, nenError } from './errors.js';
 import {
   CLIENT_AUTH_CONTEXT,
   type ClientHello,
@@ -141,6 +141,8 @@ export interface NenContext {
   body: Uint8Array;
   /** Parsed body when the inner content type is JSON (undefined otherwise). */
   json: unknown;
+  /** Aborted when the client goes away (the signal of the incoming request). */
+  signal: AbortSignal;
 }
 
 /** Application handler: sees a plain Request (decrypted body, inner headers only). */
@@ -155,6 +157,8 @@ export type NenUnwrapResult =
       context: NenContext;
       /** Encrypt the application's response for this request (call once). */
       wrap(response: Response): Promise<Response>;
+      /** Answer this request with an authenticated Nen error instead (call once, instead of wrap). */
+      fail(error: NenError): Response;
     }
   | { ok: false; response: Response; error: NenError };
 
@@ -468,22 +472,35 @@ export function createNenServer(options: NenServerOptions): NenServer {
     for (const [k, val] of v.envelope.headers) headers.append(k, val);
     const hasBody = v.method !== 'GET' && v.method !== 'HEAD';
     if (!hasBody && v.envelope.body.length > 0) reject('ISO-4004', authOf(v.record, v.requestMac), 'a GET request carries no body');
-    const init: RequestInit & { duplex?: 'half' } = { method: v.method, headers, signal: original.signal };
+    // The original signal is exposed as ctx.signal rather than linked into the new Request:
+    // linking costs a second AbortSignal per request on the hot path.
+    const init: RequestInit = { method: v.method, headers };
     if (hasBody) init.body = v.envelope.body as BufferSource;
     const request = new Request(v.url, init);
-    let json: unknown;
-    const ct = headers.get('content-type') ?? '';
-    if (/^application\/([a-z0-9.+-]*\+)?json\b/i.test(ct) && v.envelope.body.length > 0) {
-      try {
-        json = JSON.parse(fromUtf8(v.envelope.body));
-      } catch {
-        reject('ISO-4004', authOf(v.record, v.requestMac), 'body is not valid JSON');
-      }
-    }
-    return {
-      request,
-      context: { sessionId: v.sidStr, clientId: v.record.clientId, clientKey: v.record.clientKey, body: v.envelope.body, json },
+    const isJson = /^application\/([a-z0-9.+-]*\+)?json\b/i.test(headers.get('content-type') ?? '') && v.envelope.body.length > 0;
+    const body = v.envelope.body;
+    let parsed: { value: unknown } | undefined;
+    const context: NenContext = {
+      sessionId: v.sidStr,
+      clientId: v.record.clientId,
+      clientKey: v.record.clientKey,
+      body,
+      signal: original.signal,
+      // Parsed on first use: most handlers call req.json() themselves, and parsing twice is
+      // a measurable part of a small request's cost.
+      get json(): unknown {
+        if (!isJson) return undefined;
+        if (!parsed) {
+          try {
+            parsed = { value: JSON.parse(fromUtf8(body)) };
+          } catch {
+            throw new NenPayloadError('ISO-4004', { message: 'body is not valid JSON' });
+          }
+        }
+        return parsed.value;
+      },
     };
+    return { request, context };
   }
 
   async function unwrap(request: Request): Promise<NenUnwrapResult> {
@@ -500,9 +517,16 @@ export function createNenServer(options: NenServerOptions): NenServer {
         request: req,
         context,
         wrap: (res: Response) => {
-          if (used) throw new Error('wrap() may be called once per request');
+          if (used) throw new Error('wrap() or fail() may be called once per request');
           used = true;
           return wrapFor(verified, wantsStream, res);
+        },
+        fail: (error: NenError) => {
+          if (used) throw new Error('wrap() or fail() may be called once per request');
+          used = true;
+          const auth = authOf(verified.record, verified.requestMac);
+          wipeKeys(verified.record.keys);
+          return errorResponse(error, auth);
         },
       };
     } catch (e) {
@@ -704,6 +728,8 @@ export function createNenServer(options: NenServerOptions): NenServer {
         try {
           res = await handler(u.request, u.context);
         } catch (e) {
+          // A Nen error raised inside the handler (e.g. ctx.json on a bad body) keeps its code.
+          if (e instanceof NenError) return u.fail(e);
           log.error?.({ err: e instanceof Error ? e.name : typeof e }, 'nen application handler threw');
           res = new Response('internal error', { status: 500, headers: { 'content-type': 'text/plain' } });
         }
