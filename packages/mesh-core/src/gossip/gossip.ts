@@ -250,6 +250,7 @@ export class Gossip {
   readonly #headers: BoundedMap<string, Batch>;
   readonly #records: BoundedMap<string, OriginRecord>;
   readonly #fullAsked: BoundedMap<string, number>;
+  readonly #served: BoundedMap<string, number>;
   readonly #missing = new Map<string, Missing>();
   readonly #peers = new Map<string, PeerState>();
   readonly #trees: BoundedMap<string, Set<string>>;
@@ -324,6 +325,7 @@ export class Gossip {
     this.#headers = new BoundedMap(positiveInt(opts.headerCacheSize ?? d.headerCacheSize, 'headerCacheSize'));
     this.#records = new BoundedMap(positiveInt(opts.recordCacheSize ?? d.recordCacheSize, 'recordCacheSize'));
     this.#fullAsked = new BoundedMap(1_024);
+    this.#served = new BoundedMap(4_096);
     this.#trees = new BoundedMap(positiveInt(opts.maxTrees ?? d.maxTrees, 'maxTrees'));
     // Batch sequence numbers start at a random point so a restarted node does not reuse the
     // (sequence, timestamp) pairs of its previous run (ids stay unique, gossip.md section 3).
@@ -362,6 +364,7 @@ export class Gossip {
     this.#trees.clear();
     this.#missing.clear();
     this.#fullAsked.clear();
+    this.#served.clear();
   }
 
   /**
@@ -739,11 +742,20 @@ export class Gossip {
     if (!d.ok) return this.#invalid(from, d.reason);
     const ps = this.#peerState(from);
     const g = d.value;
+    const now = this.#clock.now();
     for (const raw of g.ids) {
-      const m = this.#store.get(toHex(raw));
+      const id = toHex(raw);
+      const m = this.#store.get(id);
       if (!m) continue;
       this.#setLazy(m.batch.origin, from, false);
-      if (!g.linkOnly && m.hops < Math.min(m.batch.ttl, this.#ttl)) this.#sendMessage(from, ps, m, g.full);
+      if (g.linkOnly || m.hops >= Math.min(m.batch.ttl, this.#ttl)) continue;
+      // A GRAFT is 33 bytes and its answer up to 75 KiB: answer each (peer, message) once per
+      // retry interval so repeated GRAFTs cannot amplify traffic.
+      const k = `${from}\u0000${id}`;
+      const until = this.#served.get(k);
+      if (until !== undefined && until > now) continue;
+      this.#served.set(k, now + this.#graftRetryMs);
+      this.#sendMessage(from, ps, m, g.full);
     }
   }
 
