@@ -95,7 +95,8 @@ describe('Merkle batch proof (RFC 9162 section 2.1)', () => {
     for (let j = 0; j < p.length; j++) {
       for (const bit of [0, 31]) {
         const q = p.map((x) => x.slice());
-        (q[j] as Uint8Array)[bit] ^= 1;
+        const node = q[j] as Uint8Array;
+        node[bit] = (node[bit] as number) ^ 1;
         expect(rootFromPath(ls[5] as Uint8Array, 5, 13, q)).not.toEqual(root);
       }
     }

@@ -4,7 +4,7 @@
 import { encodeIdentityRecord, fromHex, type IdentityRecord, randomBytes, utf8 } from '@yak/crypto';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeMessage, encodeGraft, encodeIhave, encodeMessage } from '../src/gossip/codec.js';
+import { decodeMessage, encodeGraft, encodeIhave, encodeMessage, type MessageFrame } from '../src/gossip/codec.js';
 import { GOSSIP_DEFAULTS, GOSSIP_KIND } from '../src/gossip/constants.js';
 import { Gossip } from '../src/gossip/index.js';
 import { SimClock } from './helpers/sim-clock.js';
@@ -227,11 +227,11 @@ describe('origin authentication', () => {
   });
 });
 
-function reencode(body: Uint8Array, f: (m: ReturnType<typeof decodeOk>) => ReturnType<typeof decodeOk>): Uint8Array {
+function reencode(body: Uint8Array, f: (m: MessageFrame) => MessageFrame): Uint8Array {
   return encodeMessage(f(decodeOk(body)));
 }
 
-function decodeOk(body: Uint8Array) {
+function decodeOk(body: Uint8Array): MessageFrame {
   const d = decodeMessage(body);
   if (!d.ok) throw new Error(d.reason);
   return { ...d.value, payload: d.value.payload.slice() };
