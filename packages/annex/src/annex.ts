@@ -577,7 +577,8 @@ export class Annex {
     // While the peer's own handshake with us is pending, wait for it instead of racing it.
     if (!this.#opening.has(peer) && !this.#acceptingByPeer.has(peer)) this.#startOpening(peer, 0);
     try {
-      return await this.#race(p, signal, timeoutMs, 'open');
+      // At the deadline, report why the handshake is stuck (no route, a peer that failed to verify).
+      return await this.#race(p, signal, timeoutMs, 'open', () => this.#opening.get(peer)?.lastError);
     } finally {
       const ws = this.#waiters.get(peer);
       ws?.delete(waiter as Waiter);
@@ -590,11 +591,17 @@ export class Annex {
   }
 
   /** Await `p` with an abort signal and a timeout on the injected clock; cleans up in finally. */
-  async #race<T>(p: Promise<T>, signal: AbortSignal | undefined, timeoutMs: number, what: string): Promise<T> {
+  async #race<T>(
+    p: Promise<T>,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    what: string,
+    cause?: () => AnnexError | undefined,
+  ): Promise<T> {
     let timer: unknown;
     let onAbort: (() => void) | undefined;
     const guard = new Promise<never>((_, reject) => {
-      timer = this.#clock.setTimeout(() => reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+      timer = this.#clock.setTimeout(() => reject(cause?.() ?? new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
       if (signal) {
         onAbort = () => reject(new AbortedError({ cause: signal.reason }));
         signal.addEventListener('abort', onAbort, { once: true });
