@@ -2,7 +2,7 @@
 // @yak/crypto). Synchronous and pure on Uint8Array; the active backend does the work.
 import { abytes, aint, aoptbytes } from './assert.js';
 import { current } from './backend.js';
-import type { AeadName, HashName } from './backends/types.js';
+import type { AeadKey, AeadName, Backend, HashName } from './backends/types.js';
 import { CryptoError } from './errors.js';
 
 export type { HashName } from './backends/types.js';
@@ -22,19 +22,27 @@ export const AEAD_TAG_LENGTH = 16;
 function makeAead(alg: AeadName, key: Uint8Array): Aead {
   abytes(key, 'key', AEAD_KEY_LENGTH);
   const k = Uint8Array.from(key);
+  // The key prepared by the backend in use; prepared again if selectBackend() switched it.
+  let prepared: { backend: Backend; key: AeadKey } | undefined;
+  const keyFor = (b: Backend): AeadKey => {
+    if (prepared?.backend !== b) prepared = { backend: b, key: b.aeadKey(alg, k) };
+    return prepared.key;
+  };
   return {
     seal(nonce, plaintext, aad) {
       abytes(nonce, 'nonce', AEAD_NONCE_LENGTH);
       abytes(plaintext, 'plaintext');
       aoptbytes(aad, 'aad');
-      return current().aeadSeal(alg, k, nonce, plaintext, aad);
+      const b = current();
+      return b.aeadSeal(alg, keyFor(b), nonce, plaintext, aad);
     },
     open(nonce, sealed, aad) {
       abytes(nonce, 'nonce', AEAD_NONCE_LENGTH);
       abytes(sealed, 'sealed');
       aoptbytes(aad, 'aad');
       if (sealed.length < AEAD_TAG_LENGTH) throw new CryptoError('YAK_CRYPTO_AUTH', 'sealed input shorter than the tag');
-      const pt = current().aeadOpen(alg, k, nonce, sealed, aad);
+      const b = current();
+      const pt = b.aeadOpen(alg, keyFor(b), nonce, sealed, aad);
       if (pt === null) throw new CryptoError('YAK_CRYPTO_AUTH', `${alg} authentication failed`);
       return pt;
     },

@@ -31,12 +31,15 @@ export function createNobleBackend(): Backend {
       scrypt: '@noble/hashes',
       random: 'crypto.getRandomValues',
     },
+    aeadKey(_alg, key) {
+      return Uint8Array.from(key);
+    },
     aeadSeal(alg, key, nonce, plaintext, aad) {
-      return aead(alg, key, nonce, aad).encrypt(plaintext);
+      return aead(alg, key as Uint8Array, nonce, aad).encrypt(plaintext);
     },
     aeadOpen(alg, key, nonce, sealed, aad) {
       try {
-        return aead(alg, key, nonce, aad).decrypt(sealed);
+        return aead(alg, key as Uint8Array, nonce, aad).decrypt(sealed);
       } catch {
         return null;
       }

@@ -4,15 +4,19 @@
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 export type AeadName = 'aes-256-gcm' | 'chacha20-poly1305';
+/** An AEAD key in the form its backend prefers; only ever passed back to the backend that made it. */
+export type AeadKey = object;
 
 export interface Backend {
   /** Stable backend name: 'node' or 'noble'. */
   readonly name: 'node' | 'noble';
   /** What implements each primitive, for `backend()`. */
   readonly report: Readonly<Record<string, string>>;
-  aeadSeal(alg: AeadName, key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /** Prepare a 32-byte AEAD key once for many calls (a KeyObject on node, a copy on noble). */
+  aeadKey(alg: AeadName, key: Uint8Array): AeadKey;
+  aeadSeal(alg: AeadName, key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   /** Returns null on authentication failure (the caller throws the typed error). */
-  aeadOpen(alg: AeadName, key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;
+  aeadOpen(alg: AeadName, key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;
   hash(alg: HashName | 'sha3-256', data: Uint8Array): Uint8Array;
   hmac(alg: HashName, key: Uint8Array, data: Uint8Array): Uint8Array;
   /** X25519 scalar multiplication with the base point. */
