@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { MiddlewareHandler } from 'hono';
+import { NenError } from './errors.js';
 import type { NenContext, NenServer } from './server.js';
 
 /** Hono environment fragment for typed `c.get('nen')`. */
@@ -28,6 +29,7 @@ export function nenHono(server: NenServer): MiddlewareHandler<NenHonoEnv> {
     // Clear first: assigning over an existing c.res makes Hono copy its (plaintext) headers
     // onto the new response.
     c.res = undefined as unknown as Response;
-    c.res = await u.wrap(inner);
+    // A Nen error thrown by the route (e.g. reading ctx.json of a bad body) keeps its code.
+    c.res = c.error instanceof NenError ? u.fail(c.error) : await u.wrap(inner);
   };
 }

@@ -456,10 +456,9 @@ export function createNenServer(options: NenServerOptions): NenServer {
       try {
         body = await readBody(res, maxResponse);
       } catch (e) {
-        if (e instanceof BodyTooLarge) {
-          return errorResponse(nenError('ISO-4005'), authOf(v.record, v.requestMac));
-        }
-        throw e;
+        // Too large, or the application's body stream failed: answer with an authenticated error.
+        log.warn?.({ err: e instanceof Error ? e.name : typeof e }, 'nen could not read the application response');
+        return errorResponse(nenError(e instanceof BodyTooLarge ? 'ISO-4005' : 'ISO-9001'), authOf(v.record, v.requestMac));
       }
       return sealResponse(v, status, headers, isNullBodyStatus(status) ? new Uint8Array(0) : body);
     } finally {

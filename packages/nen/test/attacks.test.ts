@@ -544,3 +544,29 @@ describe('echo app sanity', () => {
     expect((await f.client.fetch('/api/x')).status).toBe(200);
   });
 });
+
+describe('application failures', () => {
+  it('a handler that throws gets an encrypted 500; a broken body stream an authenticated ISO-9001; an oversized one ISO-4005', async () => {
+    const f = fixture({
+      server: { maxResponseBytes: 1024 },
+      app: async (req) => {
+        const p = new URL(req.url).pathname;
+        if (p === '/throw') throw new Error('boom');
+        if (p === '/big') return new Response(new Uint8Array(4096));
+        return new Response(
+          new ReadableStream({
+            start(c) {
+              c.error(new Error('disk'));
+            },
+          }),
+        );
+      },
+    });
+    const r = await f.client.fetch('/throw');
+    expect(r.status).toBe(500);
+    const e1 = await f.client.fetch('/broken').catch((e: unknown) => e as NenError);
+    expect([(e1 as NenError).code, (e1 as NenError).authenticated]).toEqual(['ISO-9001', true]);
+    const e2 = await f.client.fetch('/big').catch((e: unknown) => e as NenError);
+    expect([(e2 as NenError).code, (e2 as NenError).authenticated]).toEqual(['ISO-4005', true]);
+  });
+});

@@ -6,7 +6,7 @@ import express from 'express';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NenHonoEnv, nenHono } from '../src/hono.js';
-import { createNenClient, createNenServer, type NenServer } from '../src/index.js';
+import { createNenClient, createNenServer, NenError, type NenServer } from '../src/index.js';
 import { type NenExpressRequest, nenExpress, toNodeListener } from '../src/node.js';
 import { codeOf, echo, expectCode, serverIdentity } from './helpers.js';
 
@@ -182,6 +182,15 @@ for (const target of targets) {
       const wireHeaders = new Headers(last.init.headers);
       expect(wireHeaders.get('authorization')).toBeNull();
       expect(new TextDecoder().decode(last.init.body as Uint8Array)).not.toContain('yak');
+    });
+
+    it('a JSON content type with a body that is not JSON -> authenticated ISO-4004', async () => {
+      const e = await client
+        .fetch('/api/x', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' })
+        .catch((x: unknown) => x as NenError);
+      expect(e).toBeInstanceOf(NenError);
+      expect((e as NenError).code).toBe('ISO-4004');
+      expect((e as NenError).authenticated).toBe(true);
     });
 
     it('application response headers travel only inside the envelope', async () => {
