@@ -150,20 +150,7 @@ export function staticRouter(nextHop: Record<string, string> = {}, tap?: (body: 
   return (ctx: EngineContext): RouterEngine => {
     const delivers = new Map<FrameKind, (from: string, body: Uint8Array) => void>();
     let off: (() => void) | undefined;
-    const enc = new TextEncoder();
     const dec = new TextDecoder();
-    const frame = (origin: string, target: string, kind: number, body: Uint8Array) => {
-      const o = enc.encode(origin);
-      const t = enc.encode(target);
-      const out = new Uint8Array(3 + o.length + t.length + body.length);
-      out[0] = o.length;
-      out[1] = t.length;
-      out[2] = kind;
-      out.set(o, 3);
-      out.set(t, 3 + o.length);
-      out.set(body, 3 + o.length + t.length);
-      return out;
-    };
     const forward = (target: string, f: Uint8Array): void => {
       const peers = ctx.link.peers().map((p) => p.nodeId);
       const hop = peers.includes(target) ? target : nextHop[target];
@@ -189,7 +176,7 @@ export function staticRouter(nextHop: Record<string, string> = {}, tap?: (body: 
         off?.();
       },
       send(target: string, kind: FrameKind, body: Uint8Array) {
-        forward(target, frame(ctx.link.localId, target, kind, body));
+        forward(target, routeFrame(ctx.link.localId, target, kind, body));
       },
       onDeliver(kind: FrameKind, handler: (from: string, body: Uint8Array) => void) {
         delivers.set(kind, handler);
@@ -199,6 +186,34 @@ export function staticRouter(nextHop: Record<string, string> = {}, tap?: (body: 
       },
     };
   };
+}
+
+/** A test-router frame, as a relay could forge it (any origin). */
+export function routeFrame(origin: string, target: string, kind: number, body: Uint8Array): Uint8Array {
+  const enc = new TextEncoder();
+  const o = enc.encode(origin);
+  const t = enc.encode(target);
+  const out = new Uint8Array(3 + o.length + t.length + body.length);
+  out[0] = o.length;
+  out[1] = t.length;
+  out[2] = kind;
+  out.set(o, 3);
+  out.set(t, 3 + o.length);
+  out.set(body, 3 + o.length + t.length);
+  return out;
+}
+
+/** Origin and target of a test-router frame. */
+export function frameEnds(f: Uint8Array): { origin: string; target: string } {
+  const dec = new TextDecoder();
+  const ol = f[0] as number;
+  const tl = f[1] as number;
+  return { origin: dec.decode(f.subarray(3, 3 + ol)), target: dec.decode(f.subarray(3 + ol, 3 + ol + tl)) };
+}
+
+/** Deliver raw annex bytes to `to` as if the mesh carried them from `from` (a forging router). */
+export function inject(to: MeshNetwork, from: string, bytes: Uint8Array): void {
+  to.emit('message', { type: 'direct', from, payload: bytes }, undefined, from);
 }
 
 /** Offset of the routed body (the mesh payload) inside a test-router frame. */
