@@ -188,7 +188,10 @@ function decapsExpanded(cipherText: Uint8Array, e: XWingExpanded): Uint8Array {
   const ctX = cipherText.subarray(1088);
   const ssM = ml_kem768.decapsulate(cipherText.subarray(0, 1088), e.skM);
   const ssX = current().x25519(e.skX, ctX);
-  if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
+  if (isZero32(ssX)) {
+    ssM.fill(0);
+    throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
+  }
   const ss = combine(ssM, ssX, ctX, e.pkX);
   ssM.fill(0);
   ssX.fill(0);
@@ -225,16 +228,21 @@ export const hybridKem: Kem = {
     const pkX = publicKey.subarray(1184);
     const ekX = eseed.slice(32, 64);
     const b = current();
-    const ctX = b.x25519Public(ekX);
-    const ssX = b.x25519(ekX, pkX);
-    ekX.fill(0);
-    if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
+    let ctX: Uint8Array;
+    let ssX: Uint8Array;
     let m: { cipherText: Uint8Array; sharedSecret: Uint8Array };
     try {
-      m = ml_kem768.encapsulate(pkM, eseed.subarray(0, 32));
-    } catch (e) {
-      throw invalidKey('X-Wing ML-KEM-768 public key', e);
+      ctX = b.x25519Public(ekX);
+      ssX = b.x25519(ekX, pkX);
+      if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
+      try {
+        m = ml_kem768.encapsulate(pkM, eseed.subarray(0, 32));
+      } catch (e) {
+        throw invalidKey('X-Wing ML-KEM-768 public key', e);
+      }
     } finally {
+      // The ephemeral secrets are wiped on every path (caller-supplied test randomness is theirs).
+      ekX.fill(0);
       if (!randomness) eseed.fill(0);
     }
     const sharedSecret = combine(m.sharedSecret, ssX, ctX, pkX);
