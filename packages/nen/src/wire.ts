@@ -1,7 +1,7 @@
 // Wire formats shared by the client and the server (nen.md sections 5-6). Everything MACed or
 // used as AAD is canonical CBOR (SPEC section 2, "Encoding"); the HTTP body keeps the seed's
 // JSON shape `{ ct, n }` with base64url strings. Portable: no Node-only APIs here.
-import { type CborValue, decode, encode, fromBase64url, sha256, toBase64url, utf8 } from '@yak/crypto';
+import { encode, fromBase64url, sha256, toBase64url, utf8 } from '@yak/crypto';
 import { AEAD_NONCE_BYTES, LABEL } from './constants.js';
 import { type NenErrorCode, nenError } from './errors.js';
 
@@ -198,59 +198,102 @@ export interface ResponseEnvelope extends RequestEnvelope {
   status: number;
 }
 
-function encodeHeaders(h: Array<[string, string]>): CborValue {
-  return h.map(([k, v]) => [k, v]);
-}
+// Envelopes use a fixed binary layout (SPEC section 2 allows CBOR or a fixed layout): they are
+// on every request and response, and the layout is several times cheaper than CBOR for kilobyte
+// bodies (nen.md section 5):
+//   kind (1: request, 2: response) || [u16be status] || u16be header count ||
+//   count x (u8 name length || name || u16be value length || value) || body
+const ENV_REQUEST = 1;
+const ENV_RESPONSE = 2;
+const textEnc = new TextEncoder();
+const textDec = new TextDecoder('utf-8', { fatal: true });
+const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
+const HEADER_VALUE_BAD = /[\r\n\0]/;
 
-function decodeHeaders(v: unknown): Array<[string, string]> {
-  if (!Array.isArray(v) || v.length > MAX_HEADERS) fail('ISO-4004', 'bad header list');
-  let total = 0;
-  const out: Array<[string, string]> = [];
-  for (const e of v) {
-    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'string') fail('ISO-4004', 'bad header');
-    const [k, val] = e as [string, string];
-    if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(k)) fail('ISO-4004', 'bad header name');
-    if (/[\r\n\0]/.test(val)) fail('ISO-4004', 'bad header value');
-    total += k.length + val.length;
-    if (total > MAX_HEADER_TEXT) fail('ISO-4004', 'headers too large');
-    out.push([k, val]);
+function encodeEnvelope(kind: number, status: number, headers: Array<[string, string]>, body: Uint8Array): Uint8Array {
+  if (headers.length > MAX_HEADERS) throw new RangeError(`at most ${MAX_HEADERS} headers`);
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (const [k, v] of headers) {
+    const kb = textEnc.encode(k);
+    const vb = textEnc.encode(v);
+    if (kb.length > 255 || vb.length > 0xffff) throw new RangeError('header too large');
+    parts.push(kb, vb);
+    size += 3 + kb.length + vb.length;
   }
+  const head = kind === ENV_RESPONSE ? 5 : 3;
+  const out = new Uint8Array(head + size + body.length);
+  const dv = new DataView(out.buffer);
+  out[0] = kind;
+  if (kind === ENV_RESPONSE) dv.setUint16(1, status);
+  dv.setUint16(head - 2, headers.length);
+  let o = head;
+  for (let i = 0; i < parts.length; i += 2) {
+    const kb = parts[i] as Uint8Array;
+    const vb = parts[i + 1] as Uint8Array;
+    out[o] = kb.length;
+    out.set(kb, o + 1);
+    o += 1 + kb.length;
+    dv.setUint16(o, vb.length);
+    out.set(vb, o + 2);
+    o += 2 + vb.length;
+  }
+  out.set(body, o);
   return out;
 }
 
+function decodeEnvelope(bytes: Uint8Array, kind: number): ResponseEnvelope {
+  const bad = (why: string): never => fail('ISO-4004', `envelope: ${why}`);
+  const head = kind === ENV_RESPONSE ? 5 : 3;
+  if (bytes.length < head || bytes[0] !== kind) bad('kind');
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const status = kind === ENV_RESPONSE ? dv.getUint16(1) : 200;
+  if (status < 200 || status > 599) bad('status');
+  const count = dv.getUint16(head - 2);
+  if (count > MAX_HEADERS) bad('too many headers');
+  const headers: Array<[string, string]> = [];
+  let o = head;
+  let total = 0;
+  for (let i = 0; i < count; i++) {
+    if (o + 1 > bytes.length) bad('truncated');
+    const kl = bytes[o] as number;
+    if (o + 1 + kl + 2 > bytes.length) bad('truncated');
+    const vl = dv.getUint16(o + 1 + kl);
+    if (o + 3 + kl + vl > bytes.length) bad('truncated');
+    total += kl + vl;
+    if (total > MAX_HEADER_TEXT) bad('headers too large');
+    let k = '';
+    let v = '';
+    try {
+      k = textDec.decode(bytes.subarray(o + 1, o + 1 + kl));
+      v = textDec.decode(bytes.subarray(o + 3 + kl, o + 3 + kl + vl));
+    } catch {
+      bad('header is not UTF-8');
+    }
+    if (!HEADER_NAME_RE.test(k)) bad('bad header name');
+    if (HEADER_VALUE_BAD.test(v)) bad('bad header value');
+    headers.push([k, v]);
+    o += 3 + kl + vl;
+  }
+  return { status, headers, body: bytes.subarray(o) };
+}
+
 export function encodeRequestEnvelope(e: RequestEnvelope): Uint8Array {
-  return encode({ h: encodeHeaders(e.headers), b: e.body });
+  return encodeEnvelope(ENV_REQUEST, 0, e.headers, e.body);
 }
 
 export function decodeRequestEnvelope(bytes: Uint8Array): RequestEnvelope {
-  const o = decodeMap(bytes, ['h', 'b']);
-  if (!(o.b instanceof Uint8Array)) fail('ISO-4004', 'bad body');
-  return { headers: decodeHeaders(o.h), body: o.b };
+  const { headers, body } = decodeEnvelope(bytes, ENV_REQUEST);
+  return { headers, body };
 }
 
 export function encodeResponseEnvelope(e: ResponseEnvelope): Uint8Array {
-  return encode({ s: e.status, h: encodeHeaders(e.headers), b: e.body });
+  if (!Number.isInteger(e.status) || e.status < 200 || e.status > 599) throw new RangeError('status must be 200..599');
+  return encodeEnvelope(ENV_RESPONSE, e.status, e.headers, e.body);
 }
 
 export function decodeResponseEnvelope(bytes: Uint8Array): ResponseEnvelope {
-  const o = decodeMap(bytes, ['s', 'h', 'b']);
-  if (!Number.isInteger(o.s) || (o.s as number) < 200 || (o.s as number) > 599) fail('ISO-4004', 'bad status');
-  if (!(o.b instanceof Uint8Array)) fail('ISO-4004', 'bad body');
-  return { status: o.s as number, headers: decodeHeaders(o.h), body: o.b };
-}
-
-function decodeMap(bytes: Uint8Array, keys: string[]): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = decode(bytes, { maxDepth: 3, maxLength: bytes.length });
-  } catch {
-    fail('ISO-4004', 'envelope is not canonical CBOR');
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) fail('ISO-4004', 'envelope is not a map');
-  const o = v as Record<string, unknown>;
-  const got = Object.keys(o);
-  if (got.length !== keys.length || !keys.every((k) => Object.hasOwn(o, k))) fail('ISO-4004', 'envelope fields');
-  return o;
+  return decodeEnvelope(bytes, ENV_RESPONSE);
 }
 
 /** Body of an error response (nen.md section 8). */

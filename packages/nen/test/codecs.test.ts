@@ -73,13 +73,17 @@ describe('envelopes', () => {
         onlyNenErrors(() => decodeResponseEnvelope(b));
       }),
     );
-    expect(() => decodeResponseEnvelope(encodeResponseEnvelope({ status: 199, headers: [], body: new Uint8Array() }))).toThrow(NenError);
+    expect(() => encodeResponseEnvelope({ status: 199, headers: [], body: new Uint8Array() })).toThrow(RangeError);
+    expect(() => decodeResponseEnvelope(Uint8Array.of(2, 0, 199, 0, 0))).toThrow(NenError);
+    expect(() => decodeResponseEnvelope(Uint8Array.of(1, 0, 0))).toThrow(NenError);
+    expect(() => decodeRequestEnvelope(Uint8Array.of(1, 0, 200))).toThrow(NenError);
+    expect(() => decodeRequestEnvelope(Uint8Array.of(1, 0, 1, 5, 120))).toThrow(NenError);
     expect(() => decodeRequestEnvelope(encodeRequestEnvelope({ headers: [['bad name', 'x']], body: new Uint8Array() }))).toThrow(NenError);
     expect(() => decodeRequestEnvelope(encodeRequestEnvelope({ headers: [['x', 'a\r\nInjected: 1']], body: new Uint8Array() }))).toThrow(
       NenError,
     );
     const many = Array.from({ length: 200 }, (_, i) => [`h${i}`, 'v'] as [string, string]);
-    expect(() => decodeRequestEnvelope(encodeRequestEnvelope({ headers: many, body: new Uint8Array() }))).toThrow(NenError);
+    expect(() => encodeRequestEnvelope({ headers: many, body: new Uint8Array() })).toThrow(RangeError);
   });
 });
 
