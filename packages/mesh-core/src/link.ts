@@ -65,6 +65,7 @@ export interface LinkStats {
 }
 
 let nextLinkId = 1;
+let scratch = new Uint8Array(0);
 
 export class Link {
   readonly id = nextLinkId++;
@@ -271,9 +272,10 @@ export class Link {
     const need = FRAME_HEADER + body.length;
     if (this.#batchLen > 0 && this.#batchLen + need > LINK.batchBytes) this.flush();
     if (need >= LINK.batchBytes) {
-      const pt = new Uint8Array(need);
-      writeFrame(pt, 0, kind, body);
-      this.#seal(pt, 1);
+      // Sealing reads the plaintext synchronously, so one scratch buffer serves every link.
+      if (scratch.length < need) scratch = new Uint8Array(Math.max(need, LINK.batchBytes * 2));
+      writeFrame(scratch, 0, kind, body);
+      this.#seal(scratch.subarray(0, need), 1);
       return true;
     }
     let b = this.#batch;
@@ -306,8 +308,9 @@ export class Link {
     this.#batchLen = 0;
     this.#pendingFrames = 0;
     this.#seal(pt, n);
-    // Keep small batch buffers for the next burst; give large ones back (idle links stay small).
-    if ((this.#batch as Uint8Array).length > 4096) this.#batch = undefined;
+    // A batch that filled up means a busy link: keep the buffer for the next burst. Otherwise give
+    // it back, so idle links hold no batch memory.
+    if (pt.length < LINK.batchBytes / 2) this.#batch = undefined;
   }
 
   #seal(pt: Uint8Array, frames: number): void {

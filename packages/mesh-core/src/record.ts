@@ -13,6 +13,16 @@ export const RECORD_HEADER = 9;
 const TAG = 16;
 const SENDER = 'peer';
 
+// Records are written once and never read back by us: skip zero-filling where the runtime allows.
+// Returned as a plain Uint8Array view (a Buffer's slice() would alias instead of copy).
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
+const alloc = NodeBuffer
+  ? (n: number) => {
+      const b = NodeBuffer.allocUnsafeSlow(n);
+      return new Uint8Array(b.buffer, b.byteOffset, n);
+    }
+  : (n: number) => new Uint8Array(n);
+
 /** Why an inbound record was refused. */
 export type OpenFailure = 'malformed' | 'auth' | 'replay' | 'old' | 'exhausted';
 
@@ -25,6 +35,7 @@ export class RecordLayer {
   #sendSeq = 0;
   readonly #window: SequenceTracker;
   readonly #nonce = new Uint8Array(12);
+  readonly #header = new Uint8Array(RECORD_HEADER);
   readonly #rnonce = new Uint8Array(12);
 
   constructor(sendKey: Uint8Array, recvKey: Uint8Array, windowSize?: number) {
@@ -49,12 +60,12 @@ export class RecordLayer {
   /** Seal one record around `plaintext`. */
   seal(plaintext: Uint8Array): Uint8Array {
     const seq = this.#sendSeq++;
-    const header = new Uint8Array(RECORD_HEADER);
+    const header = this.#header;
     header[0] = MsgType.RECORD;
     writeU64(header, 1, seq);
     writeU64(this.#nonce, 4, seq);
     const ct = this.#send.seal(this.#nonce, plaintext, header);
-    const out = new Uint8Array(RECORD_HEADER + ct.length);
+    const out = alloc(RECORD_HEADER + ct.length);
     out.set(header, 0);
     out.set(ct, RECORD_HEADER);
     return out;

@@ -1,0 +1,389 @@
+// @yak/mesh-core link benchmarks over loopback WebSockets, each against a baseline measured in the
+// same run (SPEC section 4). Run with `node ../../tools/bench/run.mjs` from packages/mesh-core.
+//
+// - Handshakes per second and p50 latency, known peers (ticket resumption) and first contact
+//   (fresh identities on both sides, so records are verified with ML-DSA as a stranger would),
+//   against a SIGMA-style baseline with the same hybrid ephemeral exchange that signs and verifies
+//   the transcript with ML-DSA-65 on both sides.
+// - Link throughput against plaintext `ws` with the same message sizes and ws settings.
+// - Memory per idle link (RSS delta / links) at 210 links, against plaintext ws connections.
+import { performance } from 'node:perf_hooks';
+import { concatBytes, decodeIdentityRecord, encodeIdentityRecord, hkdf, hybridKem, NodeIdentity, sha256, utf8 } from '@yak/crypto';
+import { WebSocket, WebSocketServer } from 'ws';
+import { median, percentile, record } from '../../../tools/bench/harness.js';
+import { MeshNetwork, type TransportConnection, WsTransport } from '../src/index.js';
+
+const PKG = '@yak/mesh-core';
+const HOST = '127.0.0.1';
+// Benchmarks measure the protocol, not the abuse limits: every node shares 127.0.0.1.
+const OPEN = {
+  rateLimiter: { maxConnectionsPerMinute: 1e9, maxHandshakesPerMinute: 1e9, maxMessagesPerSecond: 1e9, maxGossipPerSecond: 1e9 },
+  maxHandshakesPerIp: 1000,
+  maxConcurrentHandshakes: 1000,
+  subnetDiversity: false as const,
+  gossip: false as const,
+};
+const tick = () => new Promise<void>((r) => setImmediate(r));
+
+// ------------------------------------------------------------------ baseline handshake
+
+const SIG_CTX = utf8('yak/bench/sigma-baseline');
+
+/**
+ * The baseline: I sends an ephemeral X-Wing key and its record; R encapsulates to it, sends its
+ * record and an ML-DSA-65 signature over the transcript; I verifies and answers with its own
+ * signature. Records are checked with NodeIdentity.verifyRecord (cached after the first time),
+ * exactly as the KEM handshake checks them.
+ */
+async function baselineServer(id: NodeIdentity) {
+  const t = new WsTransport();
+  const rec = encodeIdentityRecord(id.publicRecord());
+  const l = await t.listen({ host: HOST, port: 0, maxPayload: 1 << 20 }, (c) => {
+    let m1: Uint8Array | undefined;
+    let th: Uint8Array | undefined;
+    let peer: ReturnType<typeof decodeIdentityRecord> | undefined;
+    c.onMessage = (d) => {
+      if (!m1) {
+        m1 = d.slice();
+        const epk = m1.subarray(0, 1216);
+        peer = NodeIdentity.verifyRecord(decodeIdentityRecord(m1.subarray(1216)));
+        const { cipherText, sharedSecret } = hybridKem.encapsulate(epk);
+        th = sha256(concatBytes(m1, cipherText, rec));
+        const sig = id.sign(th, SIG_CTX);
+        hkdf('sha256', sharedSecret, th, utf8('k'), 64);
+        c.send(concatBytes(cipherText, sig, rec));
+      } else {
+        if (
+          !NodeIdentity.verify(
+            (peer as { signPublicKey: Uint8Array }).signPublicKey,
+            sha256(concatBytes(th as Uint8Array, utf8('I'))),
+            d,
+            SIG_CTX,
+          )
+        ) {
+          throw new Error('baseline: bad initiator signature');
+        }
+      }
+    };
+  });
+  return { endpoint: `ws://${HOST}:${l.port}`, close: () => l.close() };
+}
+
+async function baselineHandshake(t: WsTransport, id: NodeIdentity, endpoint: string): Promise<void> {
+  const c: TransportConnection = await t.dial(endpoint, { maxPayload: 1 << 20, timeoutMs: 10_000 });
+  const kp = hybridKem.generateKeyPair();
+  const m1 = concatBytes(kp.publicKey, encodeIdentityRecord(id.publicRecord()));
+  await new Promise<void>((resolve, reject) => {
+    let step = 0;
+    c.onMessage = (d) => {
+      try {
+        if (step++ === 0) {
+          const ct = d.subarray(0, 1120);
+          const sig = d.subarray(1120, 1120 + 3309);
+          const recR = NodeIdentity.verifyRecord(decodeIdentityRecord(d.subarray(1120 + 3309)));
+          const th = sha256(concatBytes(m1, ct, d.subarray(1120 + 3309)));
+          if (!NodeIdentity.verify(recR.signPublicKey, th, sig, SIG_CTX)) throw new Error('baseline: bad responder signature');
+          const ss = hybridKem.decapsulate(ct, kp.secretKey);
+          hkdf('sha256', ss, th, utf8('k'), 64);
+          c.send(id.sign(sha256(concatBytes(th, utf8('I'))), SIG_CTX));
+          // Like the KEM handshake's initiator, done once its last message is sent.
+          resolve();
+        }
+      } catch (e) {
+        reject(e);
+      }
+    };
+    c.onClose = () => reject(new Error('closed'));
+    c.send(m1);
+  });
+  c.onClose = undefined;
+  c.close();
+}
+
+// ------------------------------------------------------------------ handshakes
+
+function gen(n: number): NodeIdentity[] {
+  return Array.from({ length: n }, () => NodeIdentity.generate());
+}
+
+async function meshNode(id: NodeIdentity, extra: object = {}): Promise<MeshNetwork> {
+  const m = new MeshNetwork(id, { wsPort: 0, host: HOST, ...OPEN, ...extra });
+  await m.start();
+  return m;
+}
+
+/** Known peers: the same pair reconnects; every handshake after the first resumes with a ticket. */
+async function knownMesh(iter: number): Promise<number[]> {
+  const [ia, ib] = gen(2) as [NodeIdentity, NodeIdentity];
+  const a = await meshNode(ia, { noListen: true });
+  const b = await meshNode(ib);
+  const ep = b.getPublicEndpoint() as string;
+  const times: number[] = [];
+  for (let i = 0; i < iter + 5; i++) {
+    const t0 = performance.now();
+    await a.connect(ep, { reconnect: false });
+    const dt = performance.now() - t0;
+    if (i >= 5) times.push(dt);
+    a.disconnect(ib.nodeId);
+    while (b.isConnectedTo(ia.nodeId)) await tick();
+  }
+  if (a.getStats().handshakesResumed < iter) throw new Error('known-peer bench did not resume');
+  await a.stop();
+  await b.stop();
+  return times;
+}
+
+async function knownBaseline(iter: number): Promise<number[]> {
+  const [ia, ib] = gen(2) as [NodeIdentity, NodeIdentity];
+  const srv = await baselineServer(ib);
+  const t = new WsTransport();
+  const times: number[] = [];
+  for (let i = 0; i < iter + 5; i++) {
+    const t0 = performance.now();
+    await baselineHandshake(t, ia, srv.endpoint);
+    if (i >= 5) times.push(performance.now() - t0);
+  }
+  await srv.close();
+  return times;
+}
+
+/** First contact: a fresh pair of identities per handshake, so both records are verified cold. */
+async function firstMesh(pairs: [NodeIdentity, NodeIdentity][]): Promise<number[]> {
+  const times: number[] = [];
+  for (const [ia, ib] of pairs) {
+    const a = await meshNode(ia, { noListen: true });
+    const b = await meshNode(ib);
+    const t0 = performance.now();
+    await a.connect(b.getPublicEndpoint() as string, { reconnect: false });
+    times.push(performance.now() - t0);
+    if (a.getStats().handshakesFirstContact !== 1) throw new Error('first-contact bench did not run first contact');
+    await a.stop();
+    await b.stop();
+  }
+  return times;
+}
+
+async function firstBaseline(pairs: [NodeIdentity, NodeIdentity][]): Promise<number[]> {
+  const times: number[] = [];
+  const t = new WsTransport();
+  for (const [ia, ib] of pairs) {
+    const srv = await baselineServer(ib);
+    const t0 = performance.now();
+    await baselineHandshake(t, ia, srv.endpoint);
+    times.push(performance.now() - t0);
+    await srv.close();
+  }
+  return times;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const rate = (xs: number[]) => (xs.length * 1000) / sum(xs);
+
+{
+  // Warm up the JIT on both paths.
+  await knownMesh(10);
+  await knownBaseline(10);
+  const ours: number[] = [];
+  const base: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    ours.push(...(await knownMesh(40)));
+    base.push(...(await knownBaseline(40)));
+  }
+  record({
+    package: PKG,
+    name: 'handshakes/s, known peer (ticket resumption), loopback ws',
+    unit: 'handshakes/s',
+    value: rate(ours),
+    baseline: 'ML-DSA-65 transcript signatures both sides, same ephemeral X-Wing',
+    baselineValue: rate(base),
+    goal: '>= 3',
+  });
+  record({
+    package: PKG,
+    name: 'p50 handshake latency, known peer, loopback ws',
+    unit: 'ms',
+    value: median(ours),
+    baseline: 'ML-DSA-65 signed handshake p50',
+    baselineValue: median(base),
+    lowerIsBetter: true,
+    notes: `p90 ${percentile(ours, 90).toFixed(2)} ms`,
+  });
+}
+
+{
+  const n = 24;
+  const pairsA = Array.from({ length: n }, () => gen(2) as [NodeIdentity, NodeIdentity]);
+  const pairsB = Array.from({ length: n }, () => gen(2) as [NodeIdentity, NodeIdentity]);
+  const ours: number[] = [];
+  const base: number[] = [];
+  for (let round = 0; round < 2; round++) {
+    ours.push(...(await firstMesh(pairsA.slice(round * (n / 2), (round + 1) * (n / 2)))));
+    base.push(...(await firstBaseline(pairsB.slice(round * (n / 2), (round + 1) * (n / 2)))));
+  }
+  record({
+    package: PKG,
+    name: 'handshakes/s, first contact (records verified cold), loopback ws',
+    unit: 'handshakes/s',
+    value: rate(ours),
+    baseline: 'ML-DSA-65 transcript signatures both sides, records verified cold',
+    baselineValue: rate(base),
+    goal: '>= 1.5',
+  });
+  record({
+    package: PKG,
+    name: 'p50 handshake latency, first contact, loopback ws',
+    unit: 'ms',
+    value: median(ours),
+    baseline: 'ML-DSA-65 signed handshake p50',
+    baselineValue: median(base),
+    lowerIsBetter: true,
+  });
+}
+
+// ------------------------------------------------------------------ throughput
+
+const BUFFER_LIMIT = 8 * 1024 * 1024;
+
+/** Send `count` messages of `size` bytes through the mesh link; resolves with seconds elapsed. */
+async function meshThroughput(a: MeshNetwork, b: MeshNetwork, size: number, count: number): Promise<number> {
+  let got = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => {
+    done = r;
+  });
+  const off = b.onFrame(0x50, () => {
+    if (++got === count) done();
+  });
+  const body = new Uint8Array(size).fill(0x5a);
+  const t0 = performance.now();
+  for (let sent = 0; sent < count; ) {
+    if (a.send(b.localId, 0x50, body)) sent++;
+    else await tick();
+  }
+  await finished;
+  const s = (performance.now() - t0) / 1000;
+  off();
+  return s;
+}
+
+/** The same over plaintext ws with the same settings (no compression, same maxPayload). */
+async function wsThroughput(client: WebSocket, server: { onCount: (n: number, cb: () => void) => void }, size: number, count: number) {
+  const finished = new Promise<void>((r) => server.onCount(count, r));
+  const body = new Uint8Array(size).fill(0x5a);
+  const t0 = performance.now();
+  for (let sent = 0; sent < count; ) {
+    if (client.bufferedAmount <= BUFFER_LIMIT) {
+      client.send(body, { binary: true });
+      sent++;
+    } else await tick();
+  }
+  await finished;
+  return (performance.now() - t0) / 1000;
+}
+
+{
+  const [ia, ib] = gen(2) as [NodeIdentity, NodeIdentity];
+  const a = await meshNode(ia, { noListen: true });
+  const b = await meshNode(ib);
+  await a.connect(b.getPublicEndpoint() as string, { reconnect: false });
+  while (!b.isConnectedTo(ia.nodeId)) await tick();
+
+  const wss = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: false, maxPayload: 512 * 1024 + 64, skipUTF8Validation: true });
+  await new Promise((r) => wss.once('listening', r));
+  let target = 0;
+  let count = 0;
+  let cb: (() => void) | undefined;
+  wss.on('connection', (ws) => {
+    ws.on('message', () => {
+      if (++count === target) cb?.();
+    });
+  });
+  const server = {
+    onCount: (n: number, f: () => void) => {
+      count = 0;
+      target = n;
+      cb = f;
+    },
+  };
+  const port = (wss.address() as { port: number }).port;
+  const client = new WebSocket(`ws://${HOST}:${port}`, { perMessageDeflate: false, maxPayload: 512 * 1024 + 64, skipUTF8Validation: true });
+  await new Promise((r) => client.once('open', r));
+
+  for (const [size, count, unit] of [
+    [64 * 1024, 1500, 'MB/s'],
+    [256, 100_000, 'msgs/s'],
+  ] as const) {
+    await meshThroughput(a, b, size, count / 5);
+    await wsThroughput(client, server, size, count / 5);
+    const ours: number[] = [];
+    const base: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      ours.push(await meshThroughput(a, b, size, count));
+      base.push(await wsThroughput(client, server, size, count));
+    }
+    const toUnit = (s: number) => (unit === 'MB/s' ? (size * count) / s / 1e6 : count / s);
+    record({
+      package: PKG,
+      name: `link throughput, ${size >= 1024 ? `${size / 1024} KiB` : `${size} B`} messages, loopback ws`,
+      unit,
+      value: toUnit(median(ours)),
+      baseline: 'plaintext ws, same sizes and settings (no bufferutil)',
+      baselineValue: toUnit(median(base)),
+      goal: size >= 1024 ? '>= 0.75' : '>= 0.5',
+    });
+  }
+  client.close();
+  await new Promise((r) => wss.close(r));
+  await a.stop();
+  await b.stop();
+}
+
+// ------------------------------------------------------------------ memory per idle link
+
+function rssAfterGc(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+{
+  const n = 21; // full mesh of 21 nodes = 210 links
+  const links = (n * (n - 1)) / 2;
+  const nodes = await Promise.all(gen(n).map((id) => meshNode(id, { maxPeers: n })));
+  await new Promise((r) => setTimeout(r, 200));
+  const before = rssAfterGc();
+  await Promise.all(
+    nodes.map(async (m, i) => {
+      for (let j = i + 1; j < n; j++) await m.connect(nodes[j]?.getPublicEndpoint() as string, { reconnect: false });
+    }),
+  );
+  while (!nodes.every((m) => m.getPeers().length === n - 1)) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 300));
+  const perLink = (rssAfterGc() - before) / links;
+  await Promise.all(nodes.map((m) => m.stop()));
+
+  // Baseline: the same number of idle plaintext ws connections (both ends in this process).
+  const wss = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: false });
+  await new Promise((r) => wss.once('listening', r));
+  const port = (wss.address() as { port: number }).port;
+  await new Promise((r) => setTimeout(r, 200));
+  const before2 = rssAfterGc();
+  const clients: WebSocket[] = [];
+  for (let i = 0; i < links; i++) {
+    const c = new WebSocket(`ws://${HOST}:${port}`, { perMessageDeflate: false });
+    await new Promise((r) => c.once('open', r));
+    clients.push(c);
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  const perWs = (rssAfterGc() - before2) / links;
+  for (const c of clients) c.terminate();
+  await new Promise((r) => wss.close(r));
+  record({
+    package: PKG,
+    name: 'memory per idle link (RSS delta / 210 links, both ends)',
+    unit: 'KiB',
+    value: perLink / 1024,
+    baseline: 'idle plaintext ws connection (both ends)',
+    baselineValue: perWs / 1024,
+    lowerIsBetter: true,
+  });
+}
