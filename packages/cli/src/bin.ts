@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { quickBench } from './commands/bench.js';
 import { runDemo } from './commands/demo.js';
 import { keygen } from './commands/keygen.js';
+import { runNode } from './commands/node.js';
 import { getPassphrase } from './commands/passphrase.js';
 
 const USAGE = `usage: yak <command> [options]
@@ -15,6 +16,16 @@ commands:
       --name NAME           identity name in the store (default "default")
       --network-id ID       network the identity belongs to (default "yakmesh")
       --force               replace an existing identity of that name
+  node                      run a mesh node with a persistent identity
+      --port N              WebSocket port (default 9001, next free port if taken)
+      --host ADDR           interface to bind (default 0.0.0.0)
+      --peer URL            peer to connect to and keep connected (repeatable)
+      --data-dir DIR        key store location (default ./.yak); an identity is created if absent
+      --name NAME           identity name in the store (default "default")
+      --network-id ID       network id (default "yakmesh")
+      --public-host HOST    host name to advertise
+      --json                one JSON object per output line
+      commands on stdin: broadcast TEXT | send NODE_ID TEXT | peers | stats | quit
   bench                     quick primitive benchmarks (the full suite: pnpm bench)
 
 The key store passphrase comes from $YAK_PASSPHRASE, or is asked for on the terminal.
@@ -47,6 +58,36 @@ async function main(argv: string[]): Promise<number> {
         force: values.force === true,
       });
       process.stdout.write(`created identity '${r.name}': ${r.nodeId}\nkey store: ${r.path} (encrypted, mode 0600)\n`);
+      return 0;
+    }
+    case 'node': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          port: { type: 'string', default: '9001' },
+          host: { type: 'string', default: '0.0.0.0' },
+          peer: { type: 'string', multiple: true, default: [] },
+          'data-dir': { type: 'string', default: '.yak' },
+          name: { type: 'string', default: 'default' },
+          'network-id': { type: 'string', default: 'yakmesh' },
+          'public-host': { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
+      });
+      const port = Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0..65535');
+      await runNode({
+        port,
+        host: values.host as string,
+        peers: values.peer as string[],
+        dataDir: values['data-dir'] as string,
+        name: values.name as string,
+        networkId: values['network-id'] as string,
+        ...(values['public-host'] ? { publicHost: values['public-host'] as string } : {}),
+        passphrase: await getPassphrase(),
+        json: values.json === true,
+        input: process.stdin,
+      });
       return 0;
     }
     case 'bench': {
