@@ -659,7 +659,7 @@ export class NenClient {
           try {
             r = await reader.read();
           } catch (e) {
-            const err = nenError('ISO-6002', { cause: e });
+            const err = nenError(signal.aborted ? 'ISO-9002' : 'ISO-6002', { cause: e });
             count(err);
             controller.error(err);
             return;

@@ -612,7 +612,6 @@ export function createNenServer(options: NenServerOptions): NenServer {
       const r = v.record;
       const cbor: Array<[string, string]> = [['content-type', 'application/cbor']];
       if (route === 'status') {
-        const st = await store.get(v.sidStr).catch(() => undefined);
         return sealResponse(
           v,
           200,
@@ -623,7 +622,8 @@ export function createNenServer(options: NenServerOptions): NenServer {
             createdAt: r.createdAt,
             expiresAt: r.expiresAt,
             idleTtlMs: r.idleTtlMs,
-            lastSeen: st?.lastSeen ?? now(),
+            // This very request just refreshed last-seen (store.admit).
+            lastSeen: now(),
             clientId: r.clientId,
           }),
         );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fixture } from './helpers.js';
+import { createNenClient } from '../src/index.js';
+import { BASE, expectCode, fixture } from './helpers.js';
 
 describe('client and server in process', () => {
   it('handshakes, then round-trips a JSON POST and a GET with query', async () => {
@@ -20,5 +21,71 @@ describe('client and server in process', () => {
     const wire = await f.sent[1]!.text();
     expect(wire).not.toContain('Bearer');
     expect(f.sent[1]!.headers.get('authorization')).toBeNull();
+  });
+});
+
+describe('client behaviour', () => {
+  it('parallel requests and a concurrent rekey/rotate all succeed (requests never straddle a key change)', async () => {
+    const f = fixture();
+    await f.client.handshake();
+    const jobs: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 12; i++) {
+      jobs.push(f.client.fetch(`/api/x?i=${i}`, { method: 'POST', body: String(i) }).then((r) => r.json()));
+      if (i === 4) jobs.push(f.client.rekey());
+      if (i === 8) jobs.push(f.client.rotate());
+    }
+    await Promise.all(jobs);
+    expect(f.client.session!.generation).toBe(2);
+    expect(f.server.getStats().rejected).toEqual({});
+  });
+
+  it('rekeys by itself after rekeyAfterMessages requests or rekeyAfterMs', async () => {
+    const f = fixture({ client: { rekeyAfterMessages: 3, rekeyAfterMs: 60_000 } });
+    for (let i = 0; i < 7; i++) await f.client.fetch('/api/x');
+    expect(f.client.getStats().rekeys).toBe(2);
+    f.clock.advance(60_000);
+    await f.client.fetch('/api/x');
+    expect(f.client.getStats().rekeys).toBe(3);
+  });
+
+  it('an aborted call rejects with ISO-9002 and sends nothing more', async () => {
+    const f = fixture();
+    await f.client.handshake();
+    const ac = new AbortController();
+    ac.abort();
+    await expectCode(f.client.fetch('/api/x', { signal: ac.signal }), 'ISO-9002');
+    // A request stuck in transit is released by the caller's signal.
+    const stuck = fixture({
+      client: {
+        fetch: ((_u: string, init: RequestInit) =>
+          new Promise((_, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))))) as typeof fetch,
+      },
+    });
+    const ac2 = new AbortController();
+    const p = stuck.client.handshake({ signal: ac2.signal });
+    ac2.abort();
+    await expectCode(p, 'ISO-9002');
+  });
+
+  it('refuses calls it cannot protect: other origins, HEAD, stream bodies, GET bodies, no pin', async () => {
+    const f = fixture();
+    await expect(f.client.fetch('http://elsewhere.test/x')).rejects.toBeInstanceOf(TypeError);
+    await expect(f.client.fetch('/x', { method: 'HEAD' })).rejects.toBeInstanceOf(TypeError);
+    await expect(f.client.fetch('/x', { method: 'POST', body: new ReadableStream() })).rejects.toBeInstanceOf(TypeError);
+    await expect(f.client.fetch('/x', { method: 'GET', body: 'x' })).rejects.toBeInstanceOf(TypeError);
+    expect(() => createNenClient({ baseUrl: BASE })).toThrow(TypeError);
+    expect(() => createNenClient({ baseUrl: 'ftp://x', serverKey: 'node-x' })).toThrow(TypeError);
+  });
+
+  it('accepts Request objects, URLSearchParams, Blob and typed-array bodies', async () => {
+    const f = fixture();
+    const a = await (await f.client.fetch(new Request(`${BASE}/api/r`, { method: 'PUT', body: 'from-request' }))).json();
+    expect(a).toMatchObject({ method: 'PUT', body: 'from-request' });
+    const b = await (await f.client.fetch('/api/f', { method: 'POST', body: new URLSearchParams({ q: 'yak' }) })).json();
+    expect(b).toMatchObject({ body: 'q=yak' });
+    const c = await (await f.client.fetch('/api/b', { method: 'POST', body: new Blob(['blob!'], { type: 'text/plain' }) })).json();
+    expect(c).toMatchObject({ body: 'blob!' });
+    const d = await (await f.client.fetch('/api/u', { method: 'DELETE', body: new Uint8Array([104, 105]) })).json();
+    expect(d).toMatchObject({ method: 'DELETE', body: 'hi' });
   });
 });
