@@ -73,7 +73,19 @@ class WsConnection implements TransportConnection {
 export interface WsTransportOptions {
   /** Extra `ws` client options merged into every dial (e.g. TLS settings for wss://). */
   clientOptions?: Record<string, unknown>;
+  /**
+   * Send client frames with an all-zero masking key (default true), which lets `ws` skip the
+   * masking copy on send and the unmasking pass on receive. RFC 6455 section 10.3 masks client
+   * frames so that a hostile script cannot place chosen bytes on the wire for a confused proxy
+   * to misread; every byte this transport carries is chosen by the link protocol (public keys,
+   * ciphertexts, AEAD records), never by a script, so the mask protects nothing here.
+   */
+  zeroMask?: boolean;
 }
+
+const zeroMask = (mask: Uint8Array): void => {
+  mask.fill(0);
+};
 
 /** WebSocket transport (`ws://host:port`, `wss://` when the URL says so). */
 export class WsTransport implements Transport {
@@ -82,7 +94,7 @@ export class WsTransport implements Transport {
   readonly #clientOptions: Record<string, unknown>;
 
   constructor(opts: WsTransportOptions = {}) {
-    this.#clientOptions = opts.clientOptions ?? {};
+    this.#clientOptions = { ...(opts.zeroMask === false ? {} : { generateMask: zeroMask }), ...(opts.clientOptions ?? {}) };
   }
 
   openConnections(): number {
