@@ -18,8 +18,23 @@ process.stdout.write(`backend: ${backend().name}\n`);
 // --- (a) AEAD -------------------------------------------------------------------------------
 type NodeAead = 'aes-256-gcm' | 'chacha20-poly1305';
 
-/** The same work done with node:crypto directly: encrypt, tag, then decrypt and check the tag. */
+/**
+ * The same job done with node:crypto directly, in the idiomatic way: seal to one
+ * `ciphertext || tag` buffer (the sealed format every caller needs on the wire), then split it,
+ * check the tag and decrypt.
+ */
 function rawSealOpen(alg: NodeAead, key: Uint8Array, nonce: Uint8Array, pt: Uint8Array): Uint8Array {
+  const c = nc.createCipheriv(alg as 'aes-256-gcm', key, nonce, { authTagLength: 16 });
+  const sealed = Buffer.concat([c.update(pt), c.final(), c.getAuthTag()]);
+  const d = nc.createDecipheriv(alg as 'aes-256-gcm', key, nonce, { authTagLength: 16 });
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  const out = d.update(sealed.subarray(0, sealed.length - 16));
+  d.final();
+  return out;
+}
+
+/** Lower bound: node:crypto keeping ciphertext and tag apart (no sealed buffer at all). */
+function rawSplitSealOpen(alg: NodeAead, key: Uint8Array, nonce: Uint8Array, pt: Uint8Array): Uint8Array {
   const c = nc.createCipheriv(alg as 'aes-256-gcm', key, nonce, { authTagLength: 16 });
   const ct = c.update(pt);
   c.final();
@@ -48,9 +63,24 @@ function benchAead(name: string, alg: NodeAead, make: typeof aes256gcm, size: nu
     name: `${name} seal+open ${label}`,
     unit: 'MB/s',
     value: mbps(r.candidate),
-    baseline: `node:crypto ${alg} createCipheriv/createDecipheriv`,
+    baseline: `node:crypto ${alg} raw calls, same ct||tag output`,
     baselineValue: mbps(r.baseline),
     ...(goal ? { goal } : {}),
+  });
+  if (size < 16 * 1024) return;
+  const split = compareOps(
+    () => aead.open(nonce, aead.seal(nonce, pt)),
+    () => rawSplitSealOpen(alg, key, nonce, pt),
+    { timeMs: size >= 1 << 20 ? 160 : 120, samples: 11, warmupMs: 20 },
+  );
+  record({
+    package: PKG,
+    name: `${name} seal+open ${label} (vs split output)`,
+    unit: 'MB/s',
+    value: mbps(split.candidate),
+    baseline: `node:crypto ${alg} raw calls, ciphertext and tag kept apart`,
+    baselineValue: mbps(split.baseline),
+    notes: 'information: the raw side never builds the sealed buffer, so this bounds the cost of our output format',
   });
 }
 
