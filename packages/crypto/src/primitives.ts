@@ -12,6 +12,11 @@ export interface Aead {
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
   /** Throws `CryptoError` `YAK_CRYPTO_AUTH` on any authentication failure. */
   open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * Wipe this object's copy of the key and drop the backend's prepared key. Later calls throw
+   * `CryptoError` `YAK_CRYPTO_INVALID_KEY`. (A native KeyObject is freed by the GC, not zeroed.)
+   */
+  destroy(): void;
 }
 
 /** AEAD key, nonce and tag sizes in bytes. */
@@ -24,7 +29,9 @@ function makeAead(alg: AeadName, key: Uint8Array): Aead {
   const k = Uint8Array.from(key);
   // The key prepared by the backend in use; prepared again if selectBackend() switched it.
   let prepared: { backend: Backend; key: AeadKey } | undefined;
+  let destroyed = false;
   const keyFor = (b: Backend): AeadKey => {
+    if (destroyed) throw new CryptoError('YAK_CRYPTO_INVALID_KEY', 'AEAD key was destroyed');
     if (prepared?.backend !== b) prepared = { backend: b, key: b.aeadKey(alg, k) };
     return prepared.key;
   };
@@ -45,6 +52,12 @@ function makeAead(alg: AeadName, key: Uint8Array): Aead {
       const pt = b.aeadOpen(alg, keyFor(b), nonce, sealed, aad);
       if (pt === null) throw new CryptoError('YAK_CRYPTO_AUTH', `${alg} authentication failed`);
       return pt;
+    },
+    destroy() {
+      destroyed = true;
+      k.fill(0);
+      if (prepared?.key instanceof Uint8Array) prepared.key.fill(0);
+      prepared = undefined;
     },
   };
 }

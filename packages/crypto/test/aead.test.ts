@@ -156,3 +156,21 @@ describe.each(BACKENDS)('AEAD properties on backend %s', (backendName) => {
     });
   });
 });
+
+describe.each(BACKENDS)('AEAD destroy (%s backend)', (backendName) => {
+  useBackend(backendName);
+  for (const { name, make } of ALGS) {
+    it(`${name}: destroy() makes seal and open fail and leaves the caller's key untouched`, () => {
+      const key = randomBytes(AEAD_KEY_LENGTH);
+      const keyCopy = key.slice();
+      const nonce = randomBytes(AEAD_NONCE_LENGTH);
+      const aead = make(key);
+      const sealed = aead.seal(nonce, new Uint8Array([1, 2, 3]));
+      aead.destroy();
+      expect(() => aead.seal(nonce, new Uint8Array(1))).toThrow(expect.objectContaining({ code: 'YAK_CRYPTO_INVALID_KEY' }));
+      expect(() => aead.open(nonce, sealed)).toThrow(expect.objectContaining({ code: 'YAK_CRYPTO_INVALID_KEY' }));
+      expect(key).toEqual(keyCopy);
+      expect(make(key).open(nonce, sealed)).toEqual(new Uint8Array([1, 2, 3]));
+    });
+  }
+});
