@@ -16,6 +16,7 @@ import {
   headerBytes,
   leafData,
   type MessageFrame,
+  messageLeaf,
 } from '../src/gossip/codec.js';
 import { GOSSIP_DEFAULTS, SIGNATURE_BYTES } from '../src/gossip/constants.js';
 import { buildTree, leafHash, pathLength, rootFromPath } from '../src/gossip/merkle.js';
@@ -213,6 +214,12 @@ describe('MESSAGE frame', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('the message id is the RFC 9162 leaf hash of the canonical leaf data', () => {
+    const payload = Uint8Array.of(1, 2, 3);
+    expect(messageLeaf(ORIGIN, 1, 2, 3, 'tópico', payload)).toEqual(leafHash(leafData(ORIGIN, 1, 2, 3, 'tópico', payload)));
+    expect(messageLeaf(ORIGIN, 1, 2, 3, undefined, payload)).toEqual(leafHash(leafData(ORIGIN, 1, 2, 3, undefined, payload)));
   });
 
   it('leaf data and header are canonical and bind every field', () => {

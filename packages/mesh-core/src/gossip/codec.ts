@@ -1,9 +1,9 @@
 // Gossip wire frames and the canonical bytes that are hashed and signed
 // (docs/protocol/gossip.md sections 3-4). Fixed binary layout, big-endian integers.
-import { isNodeId, utf8 } from '@yak/crypto';
+import { isNodeId, sha256, utf8 } from '@yak/crypto';
 import { BATCH_LABEL, GOSSIP_DEFAULTS, GOSSIP_VERSION, ID_BYTES, LEAF_LABEL, RECORD_MAX_BYTES, SIGNATURE_BYTES } from './constants.js';
 import { HASH_BYTES, pathLength } from './merkle.js';
-import { type Decoded, decodeWith, type Reader, WireFormatError, Writer } from './wire.js';
+import { type Decoded, decodeWith, type Reader, utf8Length, WireFormatError, Writer } from './wire.js';
 
 const LEAF_LABEL_BYTES = utf8(LEAF_LABEL);
 const BATCH_LABEL_BYTES = utf8(BATCH_LABEL);
@@ -65,11 +65,44 @@ export function leafData(
   topic: string | undefined,
   payload: Uint8Array,
 ): Uint8Array {
-  const w = new Writer(LEAF_LABEL_BYTES.length + 64 + payload.length + (topic?.length ?? 0) * 3);
+  return writeLeaf(new Writer(leafSize(origin, topic, payload)), origin, seq, ts, index, topic, payload).finish();
+}
+
+/**
+ * The message id: SHA-256(0x00 || leafData), the RFC 9162 leaf hash, built in one buffer because
+ * every receiver computes it for every copy it gets.
+ */
+export function messageLeaf(
+  origin: string,
+  seq: number,
+  ts: number,
+  index: number,
+  topic: string | undefined,
+  payload: Uint8Array,
+): Uint8Array {
+  const w = new Writer(1 + leafSize(origin, topic, payload)).u8(0x00);
+  return sha256(writeLeaf(w, origin, seq, ts, index, topic, payload).finish());
+}
+
+function leafSize(origin: string, topic: string | undefined, payload: Uint8Array): number {
+  return (
+    LEAF_LABEL_BYTES.length + 1 + origin.length + 8 + 8 + 2 + 1 + (topic === undefined ? 0 : 2 + utf8Length(topic)) + 4 + payload.length
+  );
+}
+
+function writeLeaf(
+  w: Writer,
+  origin: string,
+  seq: number,
+  ts: number,
+  index: number,
+  topic: string | undefined,
+  payload: Uint8Array,
+): Writer {
   w.raw(LEAF_LABEL_BYTES).str8(origin).u64(seq).u64(ts).u16(index);
   if (topic === undefined) w.u8(0);
   else w.u8(1).str16(topic);
-  return w.bytes32(payload).finish();
+  return w.bytes32(payload);
 }
 
 /** Canonical batch header: the bytes the origin signs once per batch (gossip.md section 3). */
@@ -82,7 +115,16 @@ export function headerBytes(
   ttl: number,
   root: Uint8Array,
 ): Uint8Array {
-  return new Writer(160).raw(BATCH_LABEL_BYTES).str8(networkId).str8(origin).u64(seq).u64(ts).u16(size).u8(ttl).raw(root).finish();
+  return new Writer(BATCH_LABEL_BYTES.length + 2 + networkId.length + origin.length + 19 + root.length)
+    .raw(BATCH_LABEL_BYTES)
+    .str8(networkId)
+    .str8(origin)
+    .u64(seq)
+    .u64(ts)
+    .u16(size)
+    .u8(ttl)
+    .raw(root)
+    .finish();
 }
 
 export function encodeMessage(f: MessageFrame): Uint8Array {
@@ -90,11 +132,28 @@ export function encodeMessage(f: MessageFrame): Uint8Array {
   if (f.topic !== undefined) flags |= FLAG_TOPIC;
   if (f.signature !== undefined) flags |= FLAG_SIGNATURE;
   if (f.record !== undefined) flags |= FLAG_RECORD;
-  const w = new Writer(128 + f.payload.length + f.path.length * HASH_BYTES + (f.signature ? SIGNATURE_BYTES : 0) + (f.record?.length ?? 0));
+  const topicBytes = f.topic === undefined ? undefined : utf8(f.topic);
+  // Exact size for ASCII origins (every node id), so the writer never grows or copies.
+  const size =
+    4 +
+    1 +
+    f.origin.length +
+    8 +
+    8 +
+    2 +
+    2 +
+    1 +
+    f.path.length * HASH_BYTES +
+    (topicBytes ? 2 + topicBytes.length : 0) +
+    4 +
+    f.payload.length +
+    (f.signature?.length ?? 0) +
+    (f.record ? 2 + f.record.length : 0);
+  const w = new Writer(size);
   w.u8(GOSSIP_VERSION).u8(flags).u8(f.hops).u8(f.ttl).str8(f.origin).u64(f.seq).u64(f.ts).u16(f.size).u16(f.index);
   w.u8(f.path.length);
   for (const p of f.path) w.raw(p);
-  if (f.topic !== undefined) w.str16(f.topic);
+  if (topicBytes) w.bytes16(topicBytes);
   w.bytes32(f.payload);
   if (f.signature !== undefined) w.raw(f.signature);
   if (f.record !== undefined) w.bytes16(f.record);
@@ -206,7 +265,7 @@ export function decodeGraft(bytes: unknown, maxIds: number = GOSSIP_DEFAULTS.max
 
 /** PRUNE: stop pushing messages of this origin to me eagerly (announce them lazily instead). */
 export function encodePrune(origin: string): Uint8Array {
-  return new Writer(40).u8(GOSSIP_VERSION).str8(origin).finish();
+  return new Writer(2 + origin.length).u8(GOSSIP_VERSION).str8(origin).finish();
 }
 
 export function decodePrune(bytes: unknown): Decoded<string> {

@@ -1,16 +1,7 @@
 // Origin-authenticated gossip over the link layer: Merkle-batched ML-DSA-65 signatures and
 // Plumtree dissemination (eager push on a tree, lazy IHAVE to the other links, GRAFT on a
 // missing message, PRUNE on a duplicate). Protocol: docs/protocol/gossip.md.
-import {
-  decodeIdentityRecord,
-  encodeIdentityRecord,
-  type NodeIdentity,
-  NodeIdentity as NodeIdentityClass,
-  randomBytes,
-  sha256,
-  toHex,
-  utf8,
-} from '@yak/crypto';
+import { decodeIdentityRecord, encodeIdentityRecord, NodeIdentity, randomBytes, toHex, utf8 } from '@yak/crypto';
 import { InvalidArgumentError, NotRunningError, PayloadTooLargeError } from '../errors.js';
 import { type Clock, type LinkLayer, type Logger, silentLogger, systemClock } from '../link-layer.js';
 import { BoundedMap, BoundedSet, DedupCache } from './bounded.js';
@@ -26,11 +17,11 @@ import {
   encodePrune,
   type FrameLimits,
   headerBytes,
-  leafData,
   type MessageFrame,
+  messageLeaf,
 } from './codec.js';
 import { BATCH_LABEL, GOSSIP_DEFAULTS, GOSSIP_KIND } from './constants.js';
-import { buildTree, leafHash, rootFromPath } from './merkle.js';
+import { buildTree, KNOWN, rootFromPath } from './merkle.js';
 import { utf8Length } from './wire.js';
 
 const SIGN_CONTEXT = utf8(BATCH_LABEL);
@@ -82,7 +73,7 @@ export interface GossipOptions {
   maxPayloadBytes?: number;
   /** Messages kept to answer GRAFTs (default 4,096). */
   messageCacheSize?: number;
-  /** Verified batch headers cached (default 4,096). */
+  /** Verified batch headers cached (default 1,024). */
   headerCacheSize?: number;
   /** Verified origin records cached (default 4,096). */
   recordCacheSize?: number;
@@ -164,11 +155,35 @@ interface Batch {
   ts: number;
   size: number;
   ttl: number;
+  root: Uint8Array;
   signature: Uint8Array;
-  /** Hex SHA-256 of the header bytes. */
+  /** {@link batchKey} of the header fields. */
   key: string;
   /** The origin's encoded identity record, kept so the batch can be relayed to new neighbours. */
   record: Uint8Array;
+  /**
+   * Hex hashes of tree nodes already proven to lead to the signed root (leaves, interior nodes
+   * and their siblings): a later message of the batch stops hashing its path at the first one it
+   * meets (gossip.md section 3.3). Capped at {@link NODES_PER_BATCH}.
+   */
+  nodes: Set<string>;
+}
+
+const NODES_PER_BATCH = 256;
+
+/**
+ * Cache key of a batch: every signed header field a frame carries. The root is not part of it, so
+ * a frame whose path leads elsewhere than the cached root is rejected rather than looked up; an
+ * origin never signs two batches with the same (sequence, timestamp).
+ */
+function batchKey(origin: string, seq: number, ts: number, size: number, ttl: number): string {
+  return `${origin}\u0000${seq}\u0000${ts}\u0000${size}\u0000${ttl}`;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 interface Stored {
@@ -304,7 +319,7 @@ export class Gossip {
     this.#identity = identity;
     this.#clock = opts.clock ?? systemClock;
     this.#log = opts.logger ?? silentLogger;
-    this.#verify = opts.verifySignature ?? ((pk, msg, sig, ctx) => NodeIdentityClass.verify(pk, msg, sig, ctx));
+    this.#verify = opts.verifySignature ?? ((pk, msg, sig, ctx) => NodeIdentity.verify(pk, msg, sig, ctx));
     this.#ttl = positiveInt(opts.ttl ?? d.ttl, 'ttl', 255);
     this.#dedupTtlMs = positiveInt(opts.dedupTtlMs ?? d.dedupTtlMs, 'dedupTtlMs');
     this.#skewMs = nonNegative(opts.maxClockSkewMs ?? d.maxClockSkewMs, 'maxClockSkewMs');
@@ -393,7 +408,7 @@ export class Gossip {
     }
     const p = this.#pending;
     const body = payload.slice();
-    const leaf = leafHash(leafData(this.#identity.nodeId, p.seq, p.ts, p.items.length, topic, body));
+    const leaf = messageLeaf(this.#identity.nodeId, p.seq, p.ts, p.items.length, topic, body);
     const id = toHex(leaf);
     p.items.push({ topic, payload: body, leaf, id });
     this.#dedup.add(id, p.ts + this.#dedupTtlMs, now);
@@ -455,9 +470,11 @@ export class Gossip {
       ts: p.ts,
       size: p.items.length,
       ttl: this.#ttl,
+      root,
       signature,
-      key: toHex(sha256(header)),
+      key: batchKey(me, p.seq, p.ts, p.items.length, this.#ttl),
       record: this.#ownRecord(),
+      nodes: new Set(),
     };
     this.#headers.set(batch.key, batch);
     p.items.forEach((item, index) => {
@@ -570,7 +587,7 @@ export class Gossip {
     if (!d.ok) return this.#invalid(from, d.reason);
     const f = d.value;
     const now = this.#clock.now();
-    const leaf = leafHash(leafData(f.origin, f.seq, f.ts, f.index, f.topic, f.payload));
+    const leaf = messageLeaf(f.origin, f.seq, f.ts, f.index, f.topic, f.payload);
     const id = toHex(leaf);
     const ps = this.#peerState(from);
 
@@ -592,13 +609,30 @@ export class Gossip {
       this.#c.ttlDropped++;
       return;
     }
-    const root = rootFromPath(leaf, f.index, f.size, f.path);
-    if (!root) return this.#invalid(from, 'bad inclusion path');
-    const header = headerBytes(this.#identity.networkId, f.origin, f.seq, f.ts, f.size, f.ttl, root);
-    const key = toHex(sha256(header));
+    const key = batchKey(f.origin, f.seq, f.ts, f.size, f.ttl);
     let batch = this.#headers.get(key);
-    if (batch) this.#c.headerCacheHits++;
-    else {
+    const learned: string[] = [id];
+    if (batch) {
+      // Known batch: the path must reach a node already proven authentic, or the signed root.
+      const nodes = batch.nodes;
+      const res = nodes.has(id)
+        ? KNOWN
+        : rootFromPath(leaf, f.index, f.size, f.path, (node, sibling) => {
+            const h = toHex(node);
+            if (nodes.has(h)) return true;
+            learned.push(h, toHex(sibling));
+            return false;
+          });
+      if (res === undefined || (res !== KNOWN && !bytesEqual(res, batch.root)))
+        return this.#invalid(from, 'path does not lead to the batch root', 5);
+      this.#c.headerCacheHits++;
+    } else {
+      const root = rootFromPath(leaf, f.index, f.size, f.path, (node, sibling) => {
+        learned.push(toHex(node), toHex(sibling));
+        return false;
+      });
+      if (root === undefined || root === KNOWN) return this.#invalid(from, 'bad inclusion path');
+      const header = headerBytes(this.#identity.networkId, f.origin, f.seq, f.ts, f.size, f.ttl, root);
       const rec = this.#originRecord(f.origin, f.record, from, now);
       if (rec === null) return;
       if (rec === undefined || f.signature === undefined) return this.#askFull(from, leaf, id, now);
@@ -613,11 +647,17 @@ export class Gossip {
         ts: f.ts,
         size: f.size,
         ttl: f.ttl,
+        root,
         signature: f.signature.slice(),
         key,
         record: rec.encoded,
+        nodes: new Set(),
       };
       this.#headers.set(key, batch);
+    }
+    for (const h of learned) {
+      if (batch.nodes.size >= NODES_PER_BATCH) break;
+      batch.nodes.add(h);
     }
 
     this.#dedup.add(id, f.ts + this.#dedupTtlMs, now);
@@ -666,7 +706,7 @@ export class Gossip {
     try {
       const rec = decodeIdentityRecord(bytes);
       if (rec.nodeId !== origin) throw new RangeError('record is for another node');
-      NodeIdentityClass.verifyRecord(rec, { now, networkId: this.#identity.networkId });
+      NodeIdentity.verifyRecord(rec, { now, networkId: this.#identity.networkId });
       this.#c.recordsVerified++;
       const entry: OriginRecord = { publicKey: rec.signPublicKey, encoded: bytes.slice(), expiresAt: rec.expiresAt };
       this.#records.set(origin, entry);

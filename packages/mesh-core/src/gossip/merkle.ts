@@ -73,9 +73,18 @@ export function pathLength(index: number, size: number): number {
 
 /**
  * Recompute the root from a leaf hash and its inclusion path (RFC 9162 section 2.1.3.2).
- * Returns undefined when the path cannot belong to a tree of `size` leaves.
+ * Returns undefined when the path cannot belong to a tree of `size` leaves. `visit` sees every
+ * node computed on the way up together with the sibling it was combined with; when it returns
+ * true the walk stops early and `KNOWN` is returned (the caller recognised an authenticated node,
+ * docs/protocol/gossip.md section 3.3).
  */
-export function rootFromPath(leaf: Uint8Array, index: number, size: number, path: readonly Uint8Array[]): Uint8Array | undefined {
+export function rootFromPath(
+  leaf: Uint8Array,
+  index: number,
+  size: number,
+  path: readonly Uint8Array[],
+  visit?: (node: Uint8Array, sibling: Uint8Array) => boolean,
+): Uint8Array | undefined | typeof KNOWN {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return undefined;
   let fn = index;
   let sn = size - 1;
@@ -95,6 +104,10 @@ export function rootFromPath(leaf: Uint8Array, index: number, size: number, path
     }
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
+    if (visit?.(r, p)) return KNOWN;
   }
   return sn === 0 ? r : undefined;
 }
+
+/** Returned by {@link rootFromPath} when the visitor recognised a node. */
+export const KNOWN: unique symbol = Symbol('known');

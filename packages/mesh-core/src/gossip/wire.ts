@@ -93,8 +93,9 @@ export class Writer {
     return this.bytes16(textEncoder.encode(s));
   }
 
+  /** The written bytes; no copy when the initial capacity was exact. */
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
+    return this.#len === this.#buf.length ? this.#buf : this.#buf.slice(0, this.#len);
   }
 }
 

@@ -19,7 +19,8 @@ export interface SimNetworkOptions {
 export class SimNetwork {
   readonly clock: SimClock;
   readonly links = new Map<string, SimLink>();
-  readonly #wires = new Map<string, number>();
+  /** Delay of each wire, indexed both ways: a -> b -> ms. */
+  readonly #wires = new Map<string, Map<string, number>>();
   readonly #delay: number | ((a: string, b: string) => number);
   /** Frames sent, per kind. */
   readonly framesByKind = new Map<number, number>();
@@ -44,31 +45,39 @@ export class SimNetwork {
     return l;
   }
 
-  static #key(a: string, b: string): string {
-    return a < b ? `${a}|${b}` : `${b}|${a}`;
-  }
-
   isConnected(a: string, b: string): boolean {
-    return this.#wires.has(SimNetwork.#key(a, b));
+    return this.#wires.get(a)?.has(b) ?? false;
   }
 
   delayOf(a: string, b: string): number | undefined {
-    return this.#wires.get(SimNetwork.#key(a, b));
+    return this.#wires.get(a)?.get(b);
+  }
+
+  #setWire(a: string, b: string, d: number | undefined): void {
+    let m = this.#wires.get(a);
+    if (!m) {
+      m = new Map();
+      this.#wires.set(a, m);
+    }
+    if (d === undefined) m.delete(b);
+    else m.set(b, d);
   }
 
   /** Join two nodes; both see 'up'. No-op if already joined. */
   connect(a: string, b: string, delay?: number): void {
     if (a === b) throw new Error('self link');
-    const k = SimNetwork.#key(a, b);
-    if (this.#wires.has(k)) return;
+    if (this.isConnected(a, b)) return;
     const d = delay ?? (typeof this.#delay === 'function' ? this.#delay(a, b) : this.#delay);
-    this.#wires.set(k, d);
+    this.#setWire(a, b, d);
+    this.#setWire(b, a, d);
     this.link(a).emitPeer('up', b);
     this.link(b).emitPeer('up', a);
   }
 
   disconnect(a: string, b: string): void {
-    if (!this.#wires.delete(SimNetwork.#key(a, b))) return;
+    if (!this.isConnected(a, b)) return;
+    this.#setWire(a, b, undefined);
+    this.#setWire(b, a, undefined);
     this.link(a).emitPeer('down', b);
     this.link(b).emitPeer('down', a);
   }
@@ -79,7 +88,9 @@ export class SimNetwork {
   }
 
   edges(): [string, string][] {
-    return [...this.#wires.keys()].map((k) => k.split('|') as [string, string]);
+    const out: [string, string][] = [];
+    for (const [a, m] of this.#wires) for (const b of m.keys()) if (a < b) out.push([a, b]);
+    return out;
   }
 
   neighbours(id: string): string[] {
@@ -87,7 +98,7 @@ export class SimNetwork {
   }
 
   transmit(from: string, to: string, kind: number, body: Uint8Array): boolean {
-    const d = this.#wires.get(SimNetwork.#key(from, to));
+    const d = this.delayOf(from, to);
     if (d === undefined) return false;
     this.framesByKind.set(kind, (this.framesByKind.get(kind) ?? 0) + 1);
     this.bytesByKind.set(kind, (this.bytesByKind.get(kind) ?? 0) + body.length);
