@@ -570,3 +570,67 @@ describe('application failures', () => {
     expect([(e2 as NenError).code, (e2 as NenError).authenticated]).toEqual(['ISO-4005', true]);
   });
 });
+
+describe('garbage never crashes the server', () => {
+  it('fuzzed requests to every route get a catalogue error, never an exception', async () => {
+    const { default: fc } = await import('fast-check');
+    const { isNenErrorCode } = await import('../src/index.js');
+    const f = fixture();
+    await f.client.handshake();
+    const sid = f.client.session!.sessionId;
+    const paths = [
+      '/api/nen/handshake',
+      '/api/nen/rekey',
+      '/api/nen/rotate',
+      '/api/nen/status',
+      '/api/nen/terminate',
+      '/api/x?y=1',
+      '/.well-known/nen/key-config',
+    ];
+    const headerValue = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constant(sid),
+      fc.constant(String(f.clock.now())),
+      fc.constant(toBase64url(new Uint8Array(16))),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...paths),
+        fc.constantFrom('GET', 'POST', 'PUT', 'DELETE'),
+        fc.record({ s: headerValue, t: headerValue, n: headerValue, sig: headerValue, p: headerValue }, { requiredKeys: [] }),
+        fc.oneof(fc.string({ maxLength: 300 }), fc.json({ maxDepth: 2 })),
+        async (path, method, h, body) => {
+          const headers = new Headers();
+          const set = (k: string, v: string | undefined) => {
+            if (v !== undefined && /^[\t\x20-\x7e]*$/.test(v)) headers.set(k, v);
+          };
+          set(HEADER.session, h.s);
+          set(HEADER.timestamp, h.t);
+          set(HEADER.nonce, h.n);
+          set(HEADER.signature, h.sig);
+          set(HEADER.payload, h.p);
+          const req = new Request(`${BASE}${path}`, { method, headers, ...(method === 'GET' ? {} : { body }) });
+          const res = await f.handler(req);
+          if (path.startsWith('/.well-known') && method === 'GET') {
+            expect(res.status).toBe(200);
+            return;
+          }
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(isNenErrorCode(await codeOf(res))).toBe(true);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    // And the real session is unharmed.
+    expect((await f.client.fetch('/api/x')).status).toBe(200);
+  });
+
+  it('an oversized X-Nen-Payload header on GET -> ISO-4003', async () => {
+    const f = fixture();
+    const raw = await rawSession(f.handler, f.clock.now);
+    const r = raw.request('GET', '/api/x', { headers: [], body: new Uint8Array(0) });
+    const h = new Headers(r.headers);
+    h.set(HEADER.payload, 'A'.repeat(9000));
+    expect(await codeOf(await f.handler(new Request(r.url, { headers: h })))).toBe('ISO-4003');
+  });
+});
