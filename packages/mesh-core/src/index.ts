@@ -55,8 +55,11 @@ export {
   type MeshStats,
   type PeerInfo,
   type RouterEngine,
+  type RouterEngineOptions,
   type RouterFactory,
 } from './network.js';
+/** Distance-vector multi-hop routing (docs/protocol/routing.md), the default `sendTo` engine beyond neighbours. */
+export { ROUTING_DEFAULTS, ROUTING_KIND, type RouteInfo, Router, type RouterOptions, type RouterStats } from './routing/index.js';
 /** The bounded last-writer-wins store behind sync_request / sync_response / replicate. */
 export { ReplicatedStore, type StoreEntry, StoreKind, type StoreOptions, type SyncOptions } from './store.js';
 /** In-memory transport for simulations (same protocol code as WebSockets). */

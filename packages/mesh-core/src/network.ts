@@ -44,6 +44,7 @@ import {
 import { type CloseInfo, Link, type LinkHost, LinkKind } from './link.js';
 import { type Clock, type FrameKind, type LinkLayer, type LinkPeer, type Logger, silentLogger, systemClock } from './link-layer.js';
 import { AppKind, decodePayload, encodePayload, MeshEvents, type MeshPayload, MessageTypes } from './messages.js';
+import { Router, type RouterOptions } from './routing/index.js';
 import { ReplicatedStore, StoreKind, type StoreOptions } from './store.js';
 import type { Transport, TransportConnection, TransportListener } from './transport/types.js';
 import { WsTransport } from './transport/ws.js';
@@ -91,8 +92,12 @@ export interface MeshNetworkOptions {
    * broadcasts to direct neighbours only.
    */
   gossip?: GossipEngineOptions | GossipFactory | false;
-  /** Multi-hop router used by `sendTo` for non-neighbours (src/routing). */
-  router?: RouterFactory | false;
+  /**
+   * Multi-hop router used by `sendTo` for nodes that are not neighbours (src/routing,
+   * docs/protocol/routing.md): on by default; options for it, a factory, or `false` (then
+   * `sendTo` reaches neighbours only).
+   */
+  router?: RouterEngineOptions | RouterFactory | false;
   clock?: Clock;
   logger?: Logger;
 }
@@ -161,11 +166,14 @@ export type GossipEngineOptions = Omit<GossipOptions, 'link' | 'identity' | 'clo
 export interface RouterEngine {
   start(): void;
   stop(): void;
-  send(target: string, kind: FrameKind, body: Uint8Array): void;
+  /** Throws `UnreachableError` when there is no route; false on backpressure. */
+  send(target: string, kind: FrameKind, body: Uint8Array): boolean | undefined;
   onDeliver(kind: FrameKind, handler: (from: string, body: Uint8Array) => void): unknown;
   getStats(): object;
 }
 export type RouterFactory = (ctx: EngineContext) => RouterEngine;
+/** Options passed to the built-in Router (everything but what MeshNetwork supplies). */
+export type RouterEngineOptions = Omit<RouterOptions, 'link' | 'identity' | 'clock' | 'logger'>;
 
 /** What an engine factory receives. */
 export interface EngineContext {
@@ -411,7 +419,13 @@ export class MeshNetwork implements LinkLayer {
         : typeof g === 'function'
           ? g
           : (ctx) => new Gossip({ ...(g ?? {}), link: ctx.link, identity: ctx.identity, clock: ctx.clock, logger: ctx.logger });
-    this.#routerFactory = options.router || undefined;
+    const rt = options.router;
+    this.#routerFactory =
+      rt === false
+        ? undefined
+        : typeof rt === 'function'
+          ? rt
+          : (ctx) => new Router({ ...(rt ?? {}), link: ctx.link, identity: ctx.identity, clock: ctx.clock, logger: ctx.logger });
     this.#host = this.#makeHost();
     this.store = new ReplicatedStore(
       {
@@ -1099,10 +1113,7 @@ export class MeshNetwork implements LinkLayer {
     const body = encodePayload(message);
     const link = this.#links.get(nodeId);
     if (link) return link.send(AppKind.DIRECT, body);
-    if (this.#router) {
-      this.#router.send(nodeId, AppKind.DIRECT, body);
-      return true;
-    }
+    if (this.#router) return this.#router.send(nodeId, AppKind.DIRECT, body) !== false;
     throw new UnreachableError(nodeId);
   }
 

@@ -56,8 +56,9 @@ describe('no growth under churn (loopback ws)', () => {
     const rateLimiter = { maxConnectionsPerMinute: 10_000, maxHandshakesPerMinute: 10_000, maxMessagesPerSecond: 1_000_000 };
     const a = await node(0, { clock, rateLimiter });
     const b = await node(1, { clock, rateLimiter });
-    // Resting timers: one keep-alive interval per node.
-    expect(clock.live.size).toBe(2);
+    // Resting timers: keep-alive plus the gossip and routing engines' periodic work.
+    const restTimers = clock.live.size;
+    expect(restTimers).toBeLessThanOrEqual(8);
 
     await a.connect(ep(b), { reconnect: false });
     await until(() => b.isConnectedTo(a.localId));
@@ -84,8 +85,9 @@ describe('no growth under churn (loopback ws)', () => {
     await until(() => a.openConnections() === 0 && b.openConnections() === 0, 5000, 'sockets closed');
     expect(footprint(a)).toEqual(restA);
     expect(footprint(b)).toEqual(restB);
-    // Only the two keep-alive intervals remain: no handshake, dial or sync timers leaked.
-    expect(clock.live.size).toBe(2);
+    // Back to the resting timers: no handshake, dial, sync or engine timers leaked (engines'
+    // short coalescing timers settle within a few ms).
+    await until(() => clock.live.size === restTimers, 2000, 'resting timers');
     const s = a.getStats();
     expect(s.handshakesResumed).toBeGreaterThanOrEqual(199);
     await a.stop();

@@ -163,6 +163,42 @@ describe('MeshNetwork over the in-memory transport', () => {
   });
 });
 
+describe('gossip and routing engines', () => {
+  it('sendTo reaches a node two hops away through the router; broadcast reaches it through gossip', async () => {
+    const hub = new MemoryHub();
+    const a = await memNode(hub, 0);
+    const b = await memNode(hub, 1);
+    const c = await memNode(hub, 2);
+    await a.connect(ep(b));
+    await c.connect(ep(b));
+    expect(a.isConnectedTo(c.localId)).toBe(false);
+    const direct = next(c, 'message');
+    await until(
+      () => {
+        try {
+          return a.sendTo(c.localId, { over: 'two hops' });
+        } catch (e) {
+          if (e instanceof UnreachableError) return false;
+          throw e;
+        }
+      },
+      5000,
+      'route to c',
+    );
+    const [msg, , from] = (await direct) as [{ payload: unknown }, unknown, string];
+    expect(from).toBe(a.localId);
+    expect(msg.payload).toEqual({ over: 'two hops' });
+    const g = next(c, MessageTypes.GOSSIP);
+    a.broadcast({ to: 'everyone' });
+    const [gm] = (await g) as [{ origin: string; payload: unknown; hops: number }];
+    expect(gm.origin).toBe(a.localId);
+    expect(gm.payload).toEqual({ to: 'everyone' });
+    expect(gm.hops).toBe(2);
+    expect(a.getStats().router).toBeDefined();
+    expect(a.getStats().gossip).toBeDefined();
+  });
+});
+
 describe('LinkLayer contract', () => {
   it('delivers frames by kind, reports peers up and down, refuses reserved kinds', async () => {
     const hub = new MemoryHub();
