@@ -128,6 +128,11 @@ export interface ConnectOptions {
   expectedNodeId?: string;
   /** Keep this endpoint connected, redialing with backoff (default true). */
   reconnect?: boolean;
+  /**
+   * Use a resumption ticket when one is held (default true). `false` forces a full KEM-authenticated
+   * handshake (the known-peer mode when the endpoint's record is cached).
+   */
+  resume?: boolean;
 }
 
 /** A broadcast as delivered to `on(MessageTypes.GOSSIP)` handlers. */
@@ -587,7 +592,7 @@ export class MeshNetwork implements LinkLayer {
     }, timeoutMs);
     try {
       // Cheapest first: a ticket, then the cached record, then first contact (link.md section 4).
-      let stage: 'resume' | 'known' | 'first' = 'resume';
+      let stage: 'resume' | 'known' | 'first' = opts.resume === false ? 'known' : 'resume';
       for (;;) {
         if (this.#links.size >= this.#o.maxPeers) throw new RejectedError('too_many_peers', 'maxPeers links already up');
         let ticket: Ticket | undefined;
