@@ -1032,11 +1032,16 @@ export class Annex {
         this.#queue(s, env, cb, deadline);
       }
     });
+    if (failed) {
+      done.catch(() => {});
+      throw failed;
+    }
     this.#stats.messagesEncrypted++;
     s.messageCount++;
     s.lastActivity = now;
     this.#maybeRekey(s);
-    await this.#race(done, signal, Math.max(1, deadline - now), 'send');
+    // Usually every envelope was handed to the mesh synchronously: no timer needed.
+    if (pending > 0) await this.#race(done, signal, Math.max(1, deadline - now), 'send');
     return { sent: true, sessionId: s.idHex, sequence };
   }
 

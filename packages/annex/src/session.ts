@@ -9,9 +9,6 @@ export interface Epoch {
   epoch: number;
   send: Aead | undefined;
   recv: Aead;
-  /** Raw copies kept only to wipe them. */
-  sendKey: Uint8Array | undefined;
-  recvKey: Uint8Array;
   /** When a retired epoch's receive key is wiped (undefined while current). */
   retireAt: number | undefined;
 }
@@ -79,7 +76,10 @@ export class Session {
   #install(epoch: number, keys: SessionKeys): void {
     const sendKey = this.role === 'initiator' ? keys.i2r : keys.r2i;
     const recvKey = this.role === 'initiator' ? keys.r2i : keys.i2r;
-    this.epochs.set(epoch, { epoch, send: aes256gcm(sendKey), recv: aes256gcm(recvKey), sendKey, recvKey, retireAt: undefined });
+    const e: Epoch = { epoch, send: aes256gcm(sendKey), recv: aes256gcm(recvKey), retireAt: undefined };
+    // The Aead objects keep their own copies (wiped by destroy()); ours are not needed.
+    wipe(sendKey, recvKey);
+    this.epochs.set(epoch, e);
   }
 
   get current(): Epoch {
@@ -92,9 +92,8 @@ export class Session {
    */
   advance(epoch: number, keys: SessionKeys, now: number, graceMs: number): void {
     const old = this.current;
-    wipe(old.sendKey);
+    old.send?.destroy();
     old.send = undefined;
-    old.sendKey = undefined;
     old.retireAt = now + graceMs;
     wipe(this.chain);
     this.chain = keys.chain;
@@ -113,7 +112,9 @@ export class Session {
   }
 
   #drop(e: Epoch): void {
-    wipe(e.sendKey, e.recvKey);
+    // destroy() wipes the Aead's key copy and drops the backend's prepared key.
+    e.send?.destroy();
+    e.recv.destroy();
     this.epochs.delete(e.epoch);
   }
 

@@ -151,10 +151,10 @@ export function staticRouter(nextHop: Record<string, string> = {}, tap?: (body: 
     const delivers = new Map<FrameKind, (from: string, body: Uint8Array) => void>();
     let off: (() => void) | undefined;
     const dec = new TextDecoder();
-    const forward = (target: string, f: Uint8Array): void => {
+    const forward = (target: string, f: Uint8Array): boolean => {
       const peers = ctx.link.peers().map((p) => p.nodeId);
       const hop = peers.includes(target) ? target : nextHop[target];
-      if (hop && peers.includes(hop)) ctx.link.send(hop, TEST_ROUTE_KIND, f);
+      return hop !== undefined && peers.includes(hop) && ctx.link.send(hop, TEST_ROUTE_KIND, f);
     };
     return {
       start() {
@@ -175,8 +175,8 @@ export function staticRouter(nextHop: Record<string, string> = {}, tap?: (body: 
       stop() {
         off?.();
       },
-      send(target: string, kind: FrameKind, body: Uint8Array) {
-        forward(target, routeFrame(ctx.link.localId, target, kind, body));
+      send(target: string, kind: FrameKind, body: Uint8Array): boolean {
+        return forward(target, routeFrame(ctx.link.localId, target, kind, body));
       },
       onDeliver(kind: FrameKind, handler: (from: string, body: Uint8Array) => void) {
         delivers.set(kind, handler);
