@@ -44,7 +44,7 @@ import {
   type SessionStatus,
   wipeKeys,
 } from './handshake.js';
-import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
+import { BodyTooLarge, bodyInit, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
 import { decodeKeyConfig, type KeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { FrameOpener, streamKey } from './stream.js';
 import {
@@ -600,7 +600,11 @@ export class NenClient {
       } catch {
         throw nenError('ISO-4101');
       }
-      return new Response(isNullBodyStatus(env.status) ? null : (env.body as BodyInit), { status: env.status, headers: env.headers });
+      const headers = new Headers(env.headers);
+      return new Response(isNullBodyStatus(env.status) ? null : bodyInit(env.body, headers.get('content-type')), {
+        status: env.status,
+        headers,
+      });
     }
     const err = decodeErrorBody(text);
     if (err && isNenErrorCode(err.code)) {

@@ -52,7 +52,7 @@ import {
   rotateTranscript,
   wipeKeys,
 } from './handshake.js';
-import { BodyTooLarge, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
+import { BodyTooLarge, bodyInit, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
 import { encodeKeyConfig, type KeyConfig, type KeyConfigSigner, keyConfigId, signKeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { decodeRecord, encodeRecord, type SessionRecord } from './session.js';
 import { MemorySessionStore, type SessionStore } from './store.js';
@@ -474,7 +474,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
     // The original signal is exposed as ctx.signal rather than linked into the new Request:
     // linking costs a second AbortSignal per request on the hot path.
     const init: RequestInit = { method: v.method, headers };
-    if (hasBody) init.body = v.envelope.body as BufferSource;
+    if (hasBody) init.body = bodyInit(v.envelope.body, headers.get('content-type'));
     const request = new Request(v.url, init);
     const isJson = /^application\/([a-z0-9.+-]*\+)?json\b/i.test(headers.get('content-type') ?? '') && v.envelope.body.length > 0;
     const body = v.envelope.body;

@@ -89,3 +89,24 @@ describe('client behaviour', () => {
     expect(d).toMatchObject({ method: 'DELETE', body: 'hi' });
   });
 });
+
+describe('body fidelity', () => {
+  it('bytes arrive exactly as sent in both directions (BOM, invalid UTF-8, binary)', async () => {
+    const { fixture: fx } = await import('./helpers.js');
+    const f = fx({
+      app: async (req) =>
+        new Response(await req.arrayBuffer(), {
+          headers: { 'content-type': req.headers.get('content-type') ?? 'application/octet-stream' },
+        }),
+    });
+    const cases: Array<[string, Uint8Array]> = [
+      ['text/plain', new Uint8Array([0xef, 0xbb, 0xbf, 0x68, 0x69])],
+      ['application/json', new Uint8Array([0x7b, 0xff, 0x7d])],
+      ['application/octet-stream', new Uint8Array([0, 1, 2, 255])],
+    ];
+    for (const [type, bytes] of cases) {
+      const res = await f.client.fetch('/api/echo', { method: 'POST', headers: { 'content-type': type }, body: bytes });
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
+    }
+  });
+});
