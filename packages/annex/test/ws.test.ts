@@ -36,47 +36,52 @@ describe('ANNEX over loopback ws', () => {
     await until(() => xa.getStats().activeSessions === 0);
   });
 
-  it('A to C through B: end to end, and the relay sees only ciphertext', async () => {
-    const [ia, ib, ic] = [0, 1, 2];
-    const A = identity(ia).nodeId;
-    const B = identity(ib).nodeId;
-    const C = identity(ic).nodeId;
-    const a = await meshNode(ia, 'ws', { router: staticRouter({ [C]: B }) });
-    const b = await meshNode(ib, 'ws', { router: staticRouter() });
-    const c = await meshNode(ic, 'ws', { router: staticRouter({ [A]: B }) });
-    await link(a, b);
-    await link(b, c);
-    expect(a.isConnectedTo(C)).toBe(false);
-    // Record every routing-layer frame B handles (kinds 0x20-0x2f), after link decryption.
-    const relayed: Uint8Array[] = [];
-    for (let k = 0x20; k <= 0x2f; k++) b.onFrame(k, (_from, body) => relayed.push(body.slice()));
-    const xa = annexFor(a, ia);
-    const xb = annexFor(b, ib);
-    const xc = annexFor(c, ic);
-    const inA: AnnexMessage[] = [];
-    const inC: AnnexMessage[] = [];
-    xa.onMessage((m) => inA.push(m));
-    xc.onMessage((m) => inC.push(m));
-    const s = await xa.openChannel(C);
-    expect(s.nodeId).toBe(C);
-    await xa.send(C, { secret: MARK });
-    await xa.send(C, MARK);
-    await xa.send(C, new TextEncoder().encode(MARK));
-    await xc.send(A, `reply ${MARK}`);
-    await until(() => inC.length === 3 && inA.length === 1, 10_000);
-    expect(inC.map((m) => m.from)).toEqual([A, A, A]);
-    expect(inC[0]?.payload).toEqual({ secret: MARK });
-    expect(inA[0]?.payload).toBe(`reply ${MARK}`);
-    // B relayed the handshake and the envelopes, and none of them contains the plaintext.
-    expect(relayed.length).toBeGreaterThanOrEqual(4 + 4);
-    const mark = new TextEncoder().encode(MARK);
-    for (const f of relayed) {
-      expect(contains(f, mark)).toBe(false);
-      // What B carries is annex envelopes (magic "YAX") behind the routing header and mesh tag.
-      const env = f.subarray(routedBodyOffset(f) + 1);
-      expect([...env.subarray(0, 4)]).toEqual([0x59, 0x41, 0x58, 1]);
-    }
-    // The relay's own Annex saw nothing addressed to it and decrypted nothing.
-    expect(xb.getStats()).toMatchObject({ messagesDecrypted: 0, sessionsCreated: 0, envelopesRejected: 0 });
-  });
+  for (const routing of ['mesh-core Router', 'test router'] as const) {
+    it(`A to C through B (${routing}): end to end, and the relay sees only ciphertext`, async () => {
+      const [ia, ib, ic] = [0, 1, 2];
+      const A = identity(ia).nodeId;
+      const B = identity(ib).nodeId;
+      const C = identity(ic).nodeId;
+      const r = (hops: Record<string, string> = {}) => (routing === 'test router' ? { router: staticRouter(hops) } : {});
+      const a = await meshNode(ia, 'ws', r({ [C]: B }));
+      const b = await meshNode(ib, 'ws', r());
+      const c = await meshNode(ic, 'ws', r({ [A]: B }));
+      await link(a, b);
+      await link(b, c);
+      expect(a.isConnectedTo(C)).toBe(false);
+      // Record every routing-layer frame B handles (kinds 0x20-0x2f), after link decryption.
+      const relayed: Uint8Array[] = [];
+      for (let k = 0x20; k <= 0x2f; k++) b.onFrame(k, (_from, body) => relayed.push(body.slice()));
+      const xa = annexFor(a, ia);
+      const xb = annexFor(b, ib);
+      const xc = annexFor(c, ic);
+      const inA: AnnexMessage[] = [];
+      const inC: AnnexMessage[] = [];
+      xa.onMessage((m) => inA.push(m));
+      xc.onMessage((m) => inC.push(m));
+      // The router learns the two-hop route within a few update rounds.
+      const s = await xa.openChannel(C, { timeoutMs: 15_000 });
+      expect(s.nodeId).toBe(C);
+      await xa.send(C, { secret: MARK });
+      await xa.send(C, MARK);
+      await xa.send(C, new TextEncoder().encode(MARK));
+      await xc.send(A, `reply ${MARK}`);
+      await until(() => inC.length === 3 && inA.length === 1, 10_000);
+      expect(inC.map((m) => m.from)).toEqual([A, A, A]);
+      expect(inC[0]?.payload).toEqual({ secret: MARK });
+      expect(inA[0]?.payload).toBe(`reply ${MARK}`);
+      // B relayed the handshake and the envelopes, and none of them contains the plaintext.
+      const mark = new TextEncoder().encode(MARK);
+      const magic = Uint8Array.of(0x59, 0x41, 0x58, 1);
+      const carried = relayed.filter((f) => contains(f, magic));
+      expect(carried.length).toBeGreaterThanOrEqual(4 + 4);
+      for (const f of relayed) expect(contains(f, mark)).toBe(false);
+      if (routing === 'test router') {
+        // With the test router's layout, every relayed frame is exactly an annex envelope.
+        for (const f of relayed) expect([...f.subarray(routedBodyOffset(f) + 1, routedBodyOffset(f) + 5)]).toEqual([...magic]);
+      }
+      // The relay's own Annex saw nothing addressed to it and decrypted nothing.
+      expect(xb.getStats()).toMatchObject({ messagesDecrypted: 0, sessionsCreated: 0, envelopesRejected: 0 });
+    });
+  }
 });
