@@ -7,7 +7,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { hybridKem, NodeIdentity, randomBytes } from '@yak/crypto';
-import { opsPerSec, opsPerSecAsync, percentile, record, recordFigure } from '../../../tools/bench/harness.js';
+import { median, opsPerSec, opsPerSecAsync, percentile, record, recordFigure } from '../../../tools/bench/harness.js';
 import { encodeClientHello } from '../src/handshake.js';
 import { createNenClient, createNenServer, keyConfigId } from '../src/index.js';
 import { toNodeListener } from '../src/node.js';
@@ -39,14 +39,20 @@ const identity = NodeIdentity.generate();
   };
   const eph = hybridKem.generateKeyPair();
   const ct = hybridKem.encapsulate(identity.kemPublicKey).cipherText;
-  const floor = opsPerSec(
-    () => {
-      identity.kemDecapsulate(ct);
-      hybridKem.encapsulate(eph.publicKey);
-    },
-    { timeMs: 1000, samples: 5 },
-  );
-  const hs = await opsPerSecAsync(handshake, { timeMs: 1000, samples: 5 });
+  const floorOp = () => {
+    identity.kemDecapsulate(ct);
+    hybridKem.encapsulate(eph.publicKey);
+  };
+  // Interleaved rounds (A B A B ...), so load drift on this shared machine hits both equally.
+  const floors: number[] = [];
+  const rates: number[] = [];
+  await opsPerSecAsync(handshake, { timeMs: 300, samples: 1 });
+  for (let r = 0; r < 7; r++) {
+    floors.push(opsPerSec(floorOp, { timeMs: 500, samples: 1, warmupMs: 20 }));
+    rates.push(await opsPerSecAsync(handshake, { timeMs: 500, samples: 1, warmupMs: 20 }));
+  }
+  const floor = median(floors);
+  const hs = median(rates);
   record({
     package: PKG,
     name: 'server handshakes per second (one core)',

@@ -105,7 +105,7 @@ describe('body fidelity', () => {
       ['application/octet-stream', new Uint8Array([0, 1, 2, 255])],
     ];
     for (const [type, bytes] of cases) {
-      const res = await f.client.fetch('/api/echo', { method: 'POST', headers: { 'content-type': type }, body: bytes });
+      const res = await f.client.fetch('/api/echo', { method: 'POST', headers: { 'content-type': type }, body: bytes as BodyInit });
       expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes);
     }
   });
