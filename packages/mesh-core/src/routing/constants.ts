@@ -41,9 +41,14 @@ export const ROUTING_DEFAULTS = {
   triggerDelayMs: 10,
   /** A sequence-number request for one destination is sent at most this often (chosen). */
   seqRequestIntervalMs: 1_000,
-  /** Requests remembered for duplicate suppression (Babel section 3.8.1.2) and how long. */
+  /** Requests sent again, one per interval, while a destination stays without a feasible route (chosen). */
+  seqRequestRetries: 5,
+  /**
+   * Requests remembered for duplicate suppression (Babel section 3.8.1.2), and how long: less
+   * than the retry interval, so a retry is forwarded even where the first request passed.
+   */
   seqRequestCacheSize: 1_024,
-  seqRequestMemoryMs: 5_000,
+  seqRequestMemoryMs: 500,
   /** Destinations in the table (chosen: 4,096, above the largest simulated mesh). */
   maxRoutes: 4_096,
   /** Entries in one UPDATE frame (chosen: 256, about 12 KiB). */

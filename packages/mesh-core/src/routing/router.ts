@@ -145,6 +145,9 @@ export class Router {
   readonly #pending = new Set<string>();
   #pendingSelf = false;
   #triggerTimer: unknown;
+  #retryTimer: unknown;
+  /** Destinations with known but unfeasible routes, and the requests left to send for each. */
+  readonly #starving = new Map<string, number>();
   #interval: unknown;
   #unsubscribe: (() => void)[] = [];
   #state: 'idle' | 'running' | 'stopped' = 'idle';
@@ -221,6 +224,9 @@ export class Router {
     this.#interval = undefined;
     if (this.#triggerTimer !== undefined) this.#clock.clearTimeout(this.#triggerTimer);
     this.#triggerTimer = undefined;
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#starving.clear();
     this.#table.clear();
     this.#neighbours.clear();
     this.#pending.clear();
@@ -498,11 +504,40 @@ export class Router {
     if (!best && d.routes.size > 0) this.#requestSeq(dest, d, now);
   }
 
+  // A starving destination (routes known, none feasible) asks for a newer sequence number, and
+  // asks again every interval while it starves, a few times (Babel section 3.8.2.1 resends too).
   #requestSeq(dest: string, d: Dest, now: number): void {
+    if (!this.#starving.has(dest)) {
+      if (this.#starving.size >= this.#maxRoutes) return;
+      this.#starving.set(dest, ROUTING_DEFAULTS.seqRequestRetries);
+      this.#armRetry();
+    }
     if (now - d.seqRequestedAt < ROUTING_DEFAULTS.seqRequestIntervalMs) return;
     d.seqRequestedAt = now;
     const frame = encodeSeqRequest({ dest, seq: (d.fd?.seq ?? 0) + 1, hops: this.#maxHops });
     for (const n of d.routes.keys()) if (this.#neighbours.has(n)) this.#send(n, ROUTING_KIND.seqRequest, frame, 'seqRequestsSent');
+  }
+
+  #armRetry(): void {
+    if (this.#retryTimer !== undefined || this.#state !== 'running') return;
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#guard(this.#self, () => this.#retryStarving());
+    }, ROUTING_DEFAULTS.seqRequestIntervalMs);
+  }
+
+  #retryStarving(): void {
+    const now = this.#clock.now();
+    for (const [dest, left] of this.#starving) {
+      const d = this.#table.get(dest);
+      if (!d || d.selected || d.routes.size === 0 || left <= 0) {
+        this.#starving.delete(dest);
+        continue;
+      }
+      this.#starving.set(dest, left - 1);
+      this.#requestSeq(dest, d, now);
+    }
+    if (this.#starving.size > 0) this.#armRetry();
   }
 
   #bumpSeq(atLeast: number): void {
