@@ -78,27 +78,42 @@ const B64_VALUE = (c: number): number =>
 /** base64url (no padding) of bytes. */
 export function b64(bytes: Uint8Array): string {
   if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url');
-  if (!hasAtob) return toBase64url(bytes);
+  return hasAtob ? b64ViaBtoa(bytes) : toBase64url(bytes);
+}
+
+/** @internal the btoa path (browsers, edge runtimes); exported for tests. */
+export function b64ViaBtoa(bytes: Uint8Array): string {
   let bin = '';
   for (let i = 0; i < bytes.length; i += 0x8000)
     bin += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
   return globalThis.btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function fromB64(s: string): Uint8Array {
+function checkB64(s: string): void {
   const rem = s.length % 4;
   if (rem === 1 || !B64URL_RE.test(s)) throw new RangeError('invalid base64url');
   const mask = TAIL_MASK[rem];
   if (mask !== undefined && (B64_VALUE(s.charCodeAt(s.length - 1)) & mask) !== 0) throw new RangeError('non-canonical base64url');
-  if (NodeBuffer) {
-    // Copy out of Node's shared allocation pool, so callers own what they get.
-    return Uint8Array.from(NodeBuffer.from(s, 'base64url'));
-  }
-  if (!hasAtob) return fromBase64url(s);
+}
+
+function fromB64(s: string): Uint8Array {
+  checkB64(s);
+  // Copy out of Node's shared allocation pool, so callers own what they get.
+  if (NodeBuffer) return Uint8Array.from(NodeBuffer.from(s, 'base64url'));
+  return hasAtob ? atobBytes(s) : fromBase64url(s);
+}
+
+function atobBytes(s: string): Uint8Array {
   const bin = globalThis.atob(s.replace(/-/g, '+').replace(/_/g, '/'));
   const out = new Uint8Array(bin.length);
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
+}
+
+/** @internal the strict atob path (browsers, edge runtimes); exported for tests. */
+export function fromB64ViaAtob(s: string): Uint8Array {
+  checkB64(s);
+  return atobBytes(s);
 }
 
 /** Strict base64url decode; a failure (or a wrong length) raises `code`. */

@@ -29,6 +29,7 @@ import { decodeRecord, encodeRecord } from '../src/session.js';
 import { FrameOpener, FrameSealer } from '../src/stream.js';
 import {
   b64,
+  b64ViaBtoa,
   decodeRequestEnvelope,
   decodeResponseEnvelope,
   decodeSealedBody,
@@ -37,6 +38,7 @@ import {
   encodeResponseEnvelope,
   encodeSealedBody,
   encodeSealedHeader,
+  fromB64ViaAtob,
   unb64,
 } from '../src/wire.js';
 import { BASE, expectCode, FakeClock, serverIdentity } from './helpers.js';
@@ -92,7 +94,9 @@ describe('base64url', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
         expect(b64(b)).toBe(toBase64url(b));
+        expect(b64ViaBtoa(b)).toBe(toBase64url(b));
         expect(unb64(b64(b), 'ISO-4002')).toEqual(b);
+        expect(fromB64ViaAtob(toBase64url(b))).toEqual(b);
       }),
     );
     fc.assert(
@@ -106,6 +110,11 @@ describe('base64url', () => {
           ref = toBase64url(fromBase64url(s));
         } catch {}
         expect(ours).toBe(ref);
+        let viaAtob: string | undefined;
+        try {
+          viaAtob = toBase64url(fromB64ViaAtob(s));
+        } catch {}
+        expect(viaAtob).toBe(ref);
       }),
     );
     // Wrong length, padding, non-zero trailing bits, the standard alphabet.
