@@ -8,6 +8,8 @@
 // - Link throughput against plaintext `ws` with the same message sizes and ws settings.
 // - Memory per idle link (RSS delta / links) at 210 links, against plaintext ws connections.
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { concatBytes, decodeIdentityRecord, encodeIdentityRecord, hkdf, hybridKem, NodeIdentity, sha256, utf8 } from '@yak/crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import { median, percentile, record } from '../../../tools/bench/harness.js';
@@ -374,8 +376,15 @@ async function wsThroughput(client: WebSocket, server: { onCount: (n: number, cb
 
 // ------------------------------------------------------------------ memory per idle link
 
-function rssAfterGc(): number {
-  (globalThis as { gc?: () => void }).gc?.();
+// A full collection before each reading, so handshake garbage does not count as link memory.
+v8.setFlagsFromString('--expose-gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+async function rssAfterGc(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
   return process.memoryUsage().rss;
 }
 
@@ -384,7 +393,7 @@ function rssAfterGc(): number {
   const links = (n * (n - 1)) / 2;
   const nodes = await Promise.all(gen(n).map((id) => meshNode(id, { maxPeers: n })));
   await new Promise((r) => setTimeout(r, 200));
-  const before = rssAfterGc();
+  const before = await rssAfterGc();
   await Promise.all(
     nodes.map(async (m, i) => {
       for (let j = i + 1; j < n; j++) await m.connect(nodes[j]?.getPublicEndpoint() as string, { reconnect: false });
@@ -392,7 +401,7 @@ function rssAfterGc(): number {
   );
   while (!nodes.every((m) => m.getPeers().length === n - 1)) await new Promise((r) => setTimeout(r, 20));
   await new Promise((r) => setTimeout(r, 300));
-  const perLink = (rssAfterGc() - before) / links;
+  const perLink = ((await rssAfterGc()) - before) / links;
   await Promise.all(nodes.map((m) => m.stop()));
 
   // Baseline: the same number of idle plaintext ws connections (both ends in this process).
@@ -400,7 +409,7 @@ function rssAfterGc(): number {
   await new Promise((r) => wss.once('listening', r));
   const port = (wss.address() as { port: number }).port;
   await new Promise((r) => setTimeout(r, 200));
-  const before2 = rssAfterGc();
+  const before2 = await rssAfterGc();
   const clients: WebSocket[] = [];
   for (let i = 0; i < links; i++) {
     const c = new WebSocket(`ws://${HOST}:${port}`, { perMessageDeflate: false });
@@ -408,7 +417,7 @@ function rssAfterGc(): number {
     clients.push(c);
   }
   await new Promise((r) => setTimeout(r, 300));
-  const perWs = (rssAfterGc() - before2) / links;
+  const perWs = ((await rssAfterGc()) - before2) / links;
   for (const c of clients) c.terminate();
   await new Promise((r) => wss.close(r));
   record({

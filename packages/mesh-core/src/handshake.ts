@@ -207,7 +207,8 @@ export function ticketKey(id: Uint8Array): string {
 /** A completed handshake: the verified peer and the two directional record keys. */
 export interface HandshakeResult {
   peer: IdentityRecord;
-  peerRecordBytes: Uint8Array;
+  /** SHA-256 of the peer record's canonical bytes. */
+  peerRecordHash: Uint8Array;
   sendKey: Uint8Array;
   recvKey: Uint8Array;
   mode: HandshakeMode;
@@ -222,10 +223,18 @@ export interface Step {
   done?: HandshakeResult;
 }
 
-/** A known responder: its verified record and canonical bytes (link.md section 4.1). */
+/**
+ * A peer met before: its verified record and the SHA-256 of the record's canonical bytes
+ * (link.md section 4.1). The hash, not the 6.6 KB of bytes, is what later handshakes need.
+ */
 export interface KnownPeer {
   record: IdentityRecord;
-  bytes: Uint8Array;
+  hash: Uint8Array;
+}
+
+/** A known record that expired since it was verified is refused like an invalid one. */
+function checkExpiry(record: IdentityRecord, now: number): void {
+  if (record.expiresAt !== undefined && record.expiresAt <= now) throw new LinkReject(RejectCode.BAD_IDENTITY, 'YAK_IDENTITY_EXPIRED');
 }
 
 interface Keys {
@@ -364,7 +373,7 @@ export class Initiator {
       .vec8(utf8(c.networkId))
       .vec8(c.fingerprint)
       .raw(this.#eph.publicKey);
-    if (this.#peer) this.#peerHash = sha256(this.#peer.bytes);
+    if (this.#peer) this.#peerHash = this.#peer.hash;
     if (this.mode === 'resume') {
       this.#m1 = w.raw((this.#ticket as Ticket).id).finish();
     } else if (this.mode === 'known') {
@@ -411,7 +420,7 @@ export class Initiator {
     r.end();
     const peer = this.#peer as KnownPeer;
     // The record may have expired since it was cached.
-    this.cfg.records.verify(peer.bytes, this.cfg.now());
+    checkExpiry(peer.record, this.cfg.now());
     const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
     const th = transcript([this.#m1 as Uint8Array, body], this.cfg.recordHash, this.#peerHash as Uint8Array);
     const secrets = resume
@@ -441,7 +450,7 @@ export class Initiator {
       throw new LinkReject(RejectCode.BAD_IDENTITY, 'responder is not the expected node');
     }
     if (record.nodeId === this.cfg.identity.nodeId) throw new LinkReject(RejectCode.SELF, 'connected to self');
-    this.#peer = { record, bytes: recBytes.slice() };
+    this.#peer = { record, hash };
     this.#peerHash = hash;
     const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
     const ssI = this.cfg.identity.kemDecapsulate(ctI);
@@ -477,7 +486,7 @@ export class Initiator {
     this.#state = 'done';
     return {
       peer: peer.record,
-      peerRecordBytes: peer.bytes,
+      peerRecordHash: peer.hash,
       sendKey: k.i2r,
       recvKey: k.r2i,
       mode: this.mode,
@@ -591,7 +600,7 @@ export class Responder {
       throw e;
     }
     const { record, hash } = verified;
-    this.#peer = { record, bytes: recBytes.slice() };
+    this.#peer = { record, hash };
     this.#peerHash = hash;
     this.#m1 = msg;
     const e = hybridKem.encapsulate(ephPk);
@@ -626,7 +635,7 @@ export class Responder {
     if (!t) throw new LinkReject(RejectCode.STALE_RECORD, 'unknown or expired ticket');
     try {
       // The initiator's record may have expired or been banned since the ticket was issued.
-      c.records.verify(t.peer.bytes, c.now());
+      checkExpiry(t.peer.record, c.now());
       this.#admit(t.peer.record);
     } catch (e) {
       wipe(t.secret);
@@ -634,7 +643,7 @@ export class Responder {
     }
     this.#mode = 'resume';
     this.#peer = t.peer;
-    this.#peerHash = sha256(t.peer.bytes);
+    this.#peerHash = t.peer.hash;
     const e = hybridKem.encapsulate(ephPk);
     const body = new Writer().u8(MsgType.WELCOME).u8(2).raw(e.cipherText).finish();
     const th = transcript([msg, body], this.#peerHash, c.recordHash);
@@ -696,7 +705,7 @@ export class Responder {
     const peer = this.#peer as KnownPeer;
     return {
       peer: peer.record,
-      peerRecordBytes: peer.bytes,
+      peerRecordHash: peer.hash,
       sendKey: k.r2i,
       recvKey: k.i2r,
       mode: this.#mode,

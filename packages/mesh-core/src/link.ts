@@ -73,7 +73,7 @@ export class Link {
   state: 'handshaking' | 'up' | 'closed' = 'handshaking';
   /** Verified peer identity (after the handshake). */
   peer: IdentityRecord | undefined;
-  peerRecordBytes: Uint8Array | undefined;
+  peerRecordHash: Uint8Array | undefined;
   mode: HandshakeMode | undefined;
   /** The next resumption ticket (id and secret) once up; the owner files it and clears this. */
   resumption: { id: Uint8Array; secret: Uint8Array } | undefined;
@@ -243,7 +243,7 @@ export class Link {
     if (this.#timer !== undefined) this.#host.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.peer = r.peer;
-    this.peerRecordBytes = r.peerRecordBytes;
+    this.peerRecordHash = r.peerRecordHash;
     this.mode = r.mode;
     this.resumption = r.resumption;
     this.#records = new RecordLayer(r.sendKey, r.recvKey);

@@ -836,8 +836,8 @@ export class MeshNetwork implements LinkLayer {
     if (link.mode === 'resume') this.#stats.handshakesResumed++;
     else if (link.mode === 'known') this.#stats.handshakesKnown++;
     else this.#stats.handshakesFirstContact++;
-    if (link.initiator && link.endpoint && link.peerRecordBytes)
-      this.#rememberKnown(link.endpoint, { record: rec, bytes: link.peerRecordBytes });
+    if (link.initiator && link.endpoint && link.peerRecordHash)
+      this.#rememberKnown(link.endpoint, { record: rec, hash: link.peerRecordHash });
     this.#fileTicket(link);
     this.#reputation.registerNode(id);
     const ep = this.getPublicEndpoint();
@@ -858,11 +858,11 @@ export class MeshNetwork implements LinkLayer {
   #fileTicket(link: Link): void {
     const r = link.resumption;
     link.resumption = undefined;
-    if (!r || !link.peer || !link.peerRecordBytes) return;
+    if (!r || !link.peer || !link.peerRecordHash) return;
     const t: Ticket = {
       id: r.id,
       secret: r.secret,
-      peer: { record: link.peer, bytes: link.peerRecordBytes },
+      peer: { record: link.peer, hash: link.peerRecordHash },
       expiresAt: this.#clock.now() + LINK.ticketLifetimeMs,
     };
     if (link.initiator) {

@@ -8,6 +8,7 @@ import {
   type HandshakeResult,
   Initiator,
   type InitiatorOptions,
+  type KnownPeer,
   LinkReject,
   localRecord,
   RecordCache,
@@ -70,7 +71,7 @@ function drive(I: Initiator, R: Responder, mutate?: (n: number, m: Uint8Array) =
   return run;
 }
 
-function ticketFrom(res: HandshakeResult, peer: { record: ReturnType<NodeIdentity['publicRecord']>; bytes: Uint8Array }): Ticket {
+function ticketFrom(res: HandshakeResult, peer: KnownPeer): Ticket {
   return { id: res.resumption.id.slice(), secret: res.resumption.secret.slice(), peer, expiresAt: Date.now() + 60_000 };
 }
 
@@ -81,8 +82,8 @@ function established() {
   const run = drive(new Initiator(a), new Responder(b));
   const i = run.i as HandshakeResult;
   const r = run.r as HandshakeResult;
-  const known = { record: i.peer, bytes: i.peerRecordBytes };
-  b.tickets.put(ticketKey(r.resumption.id), ticketFrom(r, { record: r.peer, bytes: r.peerRecordBytes }));
+  const known = { record: i.peer, hash: i.peerRecordHash };
+  b.tickets.put(ticketKey(r.resumption.id), ticketFrom(r, { record: r.peer, hash: r.peerRecordHash }));
   return { a, b, known, ticket: ticketFrom(i, known) };
 }
 
@@ -191,7 +192,7 @@ describe('handshake refusals', () => {
     const first = drive(new Initiator(a), new Responder(mallory));
     expect(first.i).toBeUndefined();
     expect(first.error).toBeInstanceOf(LinkReject);
-    const known = { record: decodeIdentityRecord(victim.recordBytes), bytes: victim.recordBytes };
+    const known = { record: decodeIdentityRecord(victim.recordBytes), hash: victim.recordHash };
     const k = drive(new Initiator(a, { known }), new Responder(mallory));
     expect(k.i).toBeUndefined();
     expect(k.error).toBeInstanceOf(LinkReject);
@@ -205,7 +206,7 @@ describe('handshake refusals', () => {
   it('a cached record that no longer matches the responder gives STALE_RECORD', () => {
     const a = cfg(identity(0));
     const b = cfg(identity(1));
-    const wrong = { record: decodeIdentityRecord(cfg(identity(2)).recordBytes), bytes: cfg(identity(2)).recordBytes };
+    const wrong = { record: decodeIdentityRecord(cfg(identity(2)).recordBytes), hash: cfg(identity(2)).recordHash };
     expect(drive(new Initiator(a, { known: wrong }), new Responder(b)).error?.code).toBe(RejectCode.STALE_RECORD);
   });
 
@@ -330,7 +331,7 @@ describe('fuzzed handshake input', () => {
 describe('ticket store', () => {
   it('is bounded, single use, and drops expired tickets', () => {
     const s = new TicketStore(2);
-    const peer = { record: decodeIdentityRecord(cfg(identity(0)).recordBytes), bytes: cfg(identity(0)).recordBytes };
+    const peer = { record: decodeIdentityRecord(cfg(identity(0)).recordBytes), hash: cfg(identity(0)).recordHash };
     const t = (n: number, exp = Date.now() + 1000): Ticket => ({
       id: new Uint8Array(16).fill(n),
       secret: new Uint8Array(32).fill(n),
