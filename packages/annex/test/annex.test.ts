@@ -158,6 +158,29 @@ describe('large payloads', () => {
     expect(next.sequence).toBe(1 + Math.ceil((big.length + 11) / (64 * 1024)));
   });
 
+  it('carries a payload at the default 16 MiB limit through a congested link, and refuses one byte more', async () => {
+    const hub = new MemoryHub();
+    const a = await meshNode(0, hub);
+    const b = await meshNode(1, hub);
+    await link(a, b);
+    const ta = new TapMesh(a);
+    const xa = annexFor(ta, 0);
+    const xb = annexFor(b, 1);
+    const inB: AnnexMessage[] = [];
+    xb.onMessage((m) => inB.push(m));
+    const max = 16 * 1024 * 1024;
+    await expect(xa.send(b.localId, new Uint8Array(max + 1))).rejects.toBeInstanceOf(PayloadTooLargeError);
+    const big = new Uint8Array(max);
+    big[0] = 1;
+    big[max - 1] = 2;
+    // 16 MiB exceeds the mesh link's 8 MiB send queue: ANNEX queues and retries (sendTo false).
+    await xa.send(b.localId, big);
+    await until(() => inB.length === 1, 30_000);
+    const got = inB[0]?.payload as Uint8Array;
+    expect([got.length, got[0], got[max - 1]]).toEqual([max, 1, 2]);
+    expect(ta.busy).toBeGreaterThan(0);
+  });
+
   it('refuses payloads above maxPayloadBytes with a typed error and sends nothing', async () => {
     const { b, xa, xb } = await pair({ maxPayloadBytes: 1024 });
     await expect(xa.send(b.localId, new Uint8Array(1025))).rejects.toBeInstanceOf(PayloadTooLargeError);

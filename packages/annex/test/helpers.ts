@@ -229,6 +229,8 @@ export class TapMesh implements AnnexMesh {
   /** Return a replacement, null to drop, undefined to pass. */
   tap: ((to: string, bytes: Uint8Array) => Uint8Array | null | undefined) | undefined;
   readonly sent: { to: string; bytes: Uint8Array }[] = [];
+  /** How often the mesh answered false (link congested). */
+  busy = 0;
   constructor(readonly inner: MeshNetwork) {}
   get localId(): string {
     return this.inner.localId;
@@ -237,7 +239,9 @@ export class TapMesh implements AnnexMesh {
     this.sent.push({ to: nodeId, bytes: message.slice() });
     const r = this.tap?.(nodeId, message);
     if (r === null) return true;
-    return this.inner.sendTo(nodeId, r ?? message);
+    const ok = this.inner.sendTo(nodeId, r ?? message);
+    if (!ok) this.busy++;
+    return ok;
   }
   on(event: 'message', handler: Parameters<AnnexMesh['on']>[1]): this {
     this.inner.on(event, handler);
