@@ -290,23 +290,33 @@ export class NenClient {
     if (e instanceof NenError) this.#stats.errors[e.code] = (this.#stats.errors[e.code] ?? 0) + 1;
   }
 
-  /** Run `fn` under a timeout linked to the caller's signal (house rule 4). */
-  async #op<T>(userSignal: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>, keepOpen = false): Promise<T> {
+  /**
+   * Run `fn` under a timeout linked to the caller's signal (house rule 4). A streamed response
+   * outlives the call: `fn` may call `defer()` to keep the caller's signal linked until the
+   * stream ends, calling the returned function then.
+   */
+  async #op<T>(userSignal: AbortSignal | undefined, fn: (signal: AbortSignal, defer: () => () => void) => Promise<T>): Promise<T> {
     const ac = new AbortController();
     const onAbort = () => ac.abort(userSignal?.reason);
     if (userSignal?.aborted) throw nenError('ISO-9002', { message: 'aborted', cause: userSignal.reason });
     userSignal?.addEventListener('abort', onAbort, { once: true });
+    const release = () => userSignal?.removeEventListener('abort', onAbort);
+    let deferred = false;
+    const defer = () => {
+      deferred = true;
+      return release;
+    };
     const timer = setTimeout(() => ac.abort(nenError('ISO-9002')), this.#timeoutMs);
     try {
-      return await fn(ac.signal);
+      return await fn(ac.signal, defer);
     } catch (e) {
+      deferred = false;
       const err = ac.signal.aborted && !(e instanceof NenError) ? nenError('ISO-9002', { cause: e }) : e;
       this.#count(err);
       throw err;
     } finally {
       clearTimeout(timer);
-      // A streamed body keeps reading after this returns: keep the caller's signal linked.
-      if (!keepOpen) userSignal?.removeEventListener('abort', onAbort);
+      if (!deferred) release();
     }
   }
 
@@ -509,31 +519,27 @@ export class NenClient {
     if (method === 'GET' && body.length > 0) throw new TypeError('a GET request cannot have a body');
     const envelope: RequestEnvelope = { headers: envelopeHeaders(headers), body };
     const userSignal = init.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
-    return this.#op(
-      userSignal,
-      async (signal) => {
-        for (let attempt = 0; ; attempt++) {
-          await this.#ready(signal);
-          try {
-            return await this.#shared(async () => {
-              const s = this.#requireSession();
-              const r = await this.#send(s, method, url, envelope, stream, signal);
-              return this.#open(r.res, s, r.mac, signal);
-            });
-          } catch (e) {
-            if (attempt === 0 && this.#auto && e instanceof NenError && SESSION_GONE.has(e.code)) {
-              this.#count(e);
-              const s = this.#session;
-              if (s) this.#drop(s);
-              this.#stats.rehandshakes++;
-              continue;
-            }
-            throw e;
+    return this.#op(userSignal, async (signal, defer) => {
+      for (let attempt = 0; ; attempt++) {
+        await this.#ready(signal);
+        try {
+          return await this.#shared(async () => {
+            const s = this.#requireSession();
+            const r = await this.#send(s, method, url, envelope, stream, signal);
+            return this.#open(r.res, s, r.mac, signal, defer);
+          });
+        } catch (e) {
+          if (attempt === 0 && this.#auto && e instanceof NenError && SESSION_GONE.has(e.code)) {
+            this.#count(e);
+            const s = this.#session;
+            if (s) this.#drop(s);
+            this.#stats.rehandshakes++;
+            continue;
           }
+          throw e;
         }
-      },
-      true,
-    );
+      }
+    });
   }
 
   /** Seal and send one request; returns the raw response and the request MAC it must be bound to. */
@@ -582,9 +588,9 @@ export class NenClient {
   }
 
   /** Accept only a response encrypted for this request, or an error; everything else is ISO-4102. */
-  async #open(res: Response, s: Session, mac: Uint8Array, signal: AbortSignal): Promise<Response> {
+  async #open(res: Response, s: Session, mac: Uint8Array, signal: AbortSignal, defer?: () => () => void): Promise<Response> {
     const type = (res.headers.get('content-type') ?? '').toLowerCase();
-    if (type.startsWith(STREAM_CONTENT_TYPE) && res.status === 200 && res.body) return this.#openStream(res, s, mac, signal);
+    if (type.startsWith(STREAM_CONTENT_TYPE) && res.status === 200 && res.body) return this.#openStream(res, s, mac, signal, defer);
     const text = await this.#readText(res);
     let sealed: { n: Uint8Array; ct: Uint8Array } | undefined;
     try {
@@ -623,7 +629,7 @@ export class NenClient {
     throw nenError('ISO-4102');
   }
 
-  async #openStream(res: Response, s: Session, mac: Uint8Array, signal: AbortSignal): Promise<Response> {
+  async #openStream(res: Response, s: Session, mac: Uint8Array, signal: AbortSignal, defer?: () => () => void): Promise<Response> {
     const opener = new FrameOpener(streamKey(s.keys.s2cKey, mac));
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     const pending: Uint8Array[] = [];
@@ -652,6 +658,8 @@ export class NenClient {
       }
     }
     const count = (e: unknown) => this.#count(e);
+    // Keep the caller's signal linked until the stream ends, then unlink it.
+    const release = defer?.() ?? (() => {});
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
         if (pending.length) {
@@ -665,11 +673,13 @@ export class NenClient {
           } catch (e) {
             const err = nenError(signal.aborted ? 'ISO-9002' : 'ISO-6002', { cause: e });
             count(err);
+            release();
             controller.error(err);
             return;
           }
           try {
             if (r.done) {
+              release();
               opener.end();
               controller.close();
               return;
@@ -685,6 +695,7 @@ export class NenClient {
             if (produced) return;
           } catch (e) {
             count(e);
+            release();
             void reader.cancel().catch(() => {});
             controller.error(e);
             return;
@@ -692,10 +703,16 @@ export class NenClient {
         }
       },
       async cancel(reason) {
+        release();
         void reader.cancel(reason).catch(() => {});
       },
     });
-    return new Response(isNullBodyStatus(head.status) ? null : body, { status: head.status, headers: head.headers });
+    if (isNullBodyStatus(head.status)) {
+      release();
+      void reader.cancel().catch(() => {});
+      return new Response(null, { status: head.status, headers: head.headers });
+    }
+    return new Response(body, { status: head.status, headers: head.headers });
   }
 
   /** A control request (status, terminate, rekey, rotate): returns the decrypted answer body. */

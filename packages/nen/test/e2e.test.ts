@@ -110,3 +110,20 @@ describe('body fidelity', () => {
     }
   });
 });
+
+describe('resource hygiene', () => {
+  it('a long-lived caller signal collects no listeners across buffered and streamed calls', async () => {
+    const { EventEmitter } = await import('node:events');
+    const { fixture: fx } = await import('./helpers.js');
+    const f = fx({
+      app: async (req) =>
+        new URL(req.url).pathname === '/sse'
+          ? new Response('data: 1\n\n', { headers: { 'content-type': 'text/event-stream' } })
+          : new Response('ok'),
+    });
+    const ac = new AbortController();
+    for (let i = 0; i < 5; i++) await (await f.client.fetch('/x', { signal: ac.signal })).text();
+    expect(await (await f.client.stream('/sse', { signal: ac.signal })).text()).toBe('data: 1\n\n');
+    expect(EventEmitter.getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+});
