@@ -9,6 +9,7 @@ import {
   MeshNetwork,
   MessageTypes,
   NotRunningError,
+  PayloadTooLargeError,
   PortUnavailableError,
   RejectedError,
   StoreFullError,
@@ -148,6 +149,36 @@ describe('MeshNetwork over the in-memory transport', () => {
     expect(() => a.sendTo('nope', {})).toThrow(InvalidArgumentError);
     expect(() => a.send(identity(3).nodeId, 0x01, new Uint8Array(1))).toThrow(RangeError);
     expect(a.send(identity(3).nodeId, 0x50, new Uint8Array(1))).toBe(false);
+    const b = await memNode(hub, 2);
+    await a.connect(ep(b), { reconnect: false });
+    // Oversized: a frame above 512 KiB is refused locally, a payload above it is a typed error.
+    expect(a.send(b.localId, 0x50, new Uint8Array(512 * 1024 + 1))).toBe(false);
+    expect(() => a.sendTo(b.localId, new Uint8Array(600 * 1024))).toThrow(PayloadTooLargeError);
+    expect(() => a.sendTo(b.localId, { f: () => 1, n: 10n } as unknown)).toThrow(TypeError);
+  });
+
+  it('the in-memory transport applies its latency on the injected clock', async () => {
+    const hub = new MemoryHub();
+    const clock = new FakeClock();
+    const mk = (i: number) =>
+      own(new MeshNetwork(identity(i), { wsPort: 0, clock, transport: new MemoryTransport({ hub, clock, latencyMs: 40 }) }));
+    const a = mk(0);
+    const b = mk(1);
+    await a.start();
+    await b.start();
+    const p = a.connect(ep(b), { reconnect: false });
+    // First contact is two round trips: nothing completes before 4 one-way delays.
+    for (let t = 0; t < 150; t += 10) {
+      clock.advance(10);
+      await tick(2);
+    }
+    expect(a.isConnectedTo(b.localId)).toBe(false);
+    for (let t = 0; t < 200 && !a.isConnectedTo(b.localId); t += 10) {
+      clock.advance(10);
+      await tick(2);
+    }
+    await p;
+    expect(a.isConnectedTo(b.localId)).toBe(true);
   });
 
   it('aborting connect rejects with AbortedError and leaves no link', async () => {

@@ -103,11 +103,10 @@ class MemoryConnection implements TransportConnection {
   close(code = 1000, reason = ''): void {
     if (this.#closing || this.#closed) return;
     this.#closing = true;
-    // Messages already sent arrive before the close, as with a WebSocket close frame.
-    this.transport.schedule(() => {
-      this.peer.#deliver({ [CLOSE]: true, code, reason });
-      this.#finish(code, reason);
-    });
+    // Messages already sent arrive before the close, as with a WebSocket close frame. This end
+    // is finished at once, so a closing node never waits on simulated latency.
+    this.transport.schedule(() => this.peer.#deliver({ [CLOSE]: true, code, reason }));
+    this.#finish(code, reason);
   }
 
   #deliver(item: Item): void {
