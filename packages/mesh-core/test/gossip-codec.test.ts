@@ -18,7 +18,7 @@ import {
   type MessageFrame,
   messageLeaf,
 } from '../src/gossip/codec.js';
-import { GOSSIP_DEFAULTS, SIGNATURE_BYTES } from '../src/gossip/constants.js';
+import { GOSSIP_DEFAULTS, MAX_FRAME_BYTES, SIGNATURE_BYTES } from '../src/gossip/constants.js';
 import { buildTree, leafHash, pathLength, rootFromPath } from '../src/gossip/merkle.js';
 import { Reader, Writer } from '../src/gossip/wire.js';
 import { fakeNodeId } from './helpers/sim-identities.js';
@@ -196,6 +196,19 @@ describe('MESSAGE frame', () => {
     expect(decodeMessage(big).ok).toBe(false);
     expect(decodeMessage(big, { maxPayloadBytes: 1 << 20, maxTopicBytes: 256, maxBatchSize: 1024 }).ok).toBe(true);
     expect(decodeMessage('not bytes').ok).toBe(false);
+  });
+
+  it('the largest frame gossip can produce fits the link layer’s 64 KiB gossip limit', () => {
+    const worst = sampleFrame({
+      origin: ORIGIN,
+      size: GOSSIP_DEFAULTS.maxBatchSize,
+      index: GOSSIP_DEFAULTS.maxBatchSize - 1,
+      path: Array.from({ length: pathLength(GOSSIP_DEFAULTS.maxBatchSize - 1, GOSSIP_DEFAULTS.maxBatchSize) }, () => new Uint8Array(32)),
+      topic: 'x'.repeat(GOSSIP_DEFAULTS.maxTopicBytes),
+      payload: new Uint8Array(GOSSIP_DEFAULTS.maxPayloadBytes),
+      record: new Uint8Array(8192),
+    });
+    expect(encodeMessage(worst).length).toBeLessThanOrEqual(MAX_FRAME_BYTES);
   });
 
   it('never throws on arbitrary or mutated bytes', () => {

@@ -377,7 +377,7 @@ describe('lifecycle and arguments', () => {
     expect(() => g.publish(Uint8Array.of(1), 5 as unknown as string)).toThrow(
       expect.objectContaining({ code: 'YAK_MESH_INVALID_ARGUMENT' }),
     );
-    expect(() => g.publish(new Uint8Array(64 * 1024 + 1))).toThrow(expect.objectContaining({ code: 'YAK_MESH_PAYLOAD_TOO_LARGE' }));
+    expect(() => g.publish(new Uint8Array(48 * 1024 + 1))).toThrow(expect.objectContaining({ code: 'YAK_MESH_PAYLOAD_TOO_LARGE' }));
     expect(() => g.publish(Uint8Array.of(1), 'x'.repeat(257))).toThrow(expect.objectContaining({ code: 'YAK_MESH_PAYLOAD_TOO_LARGE' }));
     g.stop();
     expect(() => g.publish(Uint8Array.of(1))).toThrow(expect.objectContaining({ code: 'YAK_MESH_STOPPED' }));

@@ -53,8 +53,13 @@ export const GOSSIP_DEFAULTS = {
    * "threshold"; chosen: 3, low enough to keep trees shallow, high enough to avoid churn).
    */
   optimizeHops: 3,
-  /** Largest payload (seed 001 MessageValidator: gossip 64 KiB). */
-  maxPayloadBytes: 64 * 1024,
+  /**
+   * Largest payload: 48 KiB, so that the largest MESSAGE frame (payload, 10-hash path, 256-byte
+   * topic, signature and origin record: 12,366 bytes of overhead at most) stays within the 64 KiB
+   * gossip frame limit (seed 001 MessageValidator "gossip" limit; docs/protocol/link.md
+   * section 5.1).
+   */
+  maxPayloadBytes: 48 * 1024,
   /** Longest topic in UTF-8 bytes (chosen). */
   maxTopicBytes: 256,
   /** Origins whose dissemination tree (lazy links) is remembered (chosen; gossip.md section 5). */
@@ -82,6 +87,9 @@ export const GOSSIP_DEFAULTS = {
   /** Largest batch a receiver accepts (bounds the inclusion path at 10 hashes). */
   maxBatchSize: 1_024,
 } as const;
+
+/** Largest gossip frame the link layer carries (docs/protocol/link.md section 5.1). */
+export const MAX_FRAME_BYTES = 64 * 1024;
 
 /** Bytes of a message id (SHA-256 leaf hash). */
 export const ID_BYTES = 32;

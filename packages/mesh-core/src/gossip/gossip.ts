@@ -20,11 +20,13 @@ import {
   type MessageFrame,
   messageLeaf,
 } from './codec.js';
-import { BATCH_LABEL, GOSSIP_DEFAULTS, GOSSIP_KIND } from './constants.js';
+import { BATCH_LABEL, GOSSIP_DEFAULTS, GOSSIP_KIND, MAX_FRAME_BYTES } from './constants.js';
 import { buildTree, KNOWN, rootFromPath } from './merkle.js';
 import { utf8Length } from './wire.js';
 
 const SIGN_CONTEXT = utf8(BATCH_LABEL);
+/** Payload limit that keeps the worst-case MESSAGE frame within {@link MAX_FRAME_BYTES}. */
+const MAX_PAYLOAD_LIMIT = MAX_FRAME_BYTES - 12_366;
 
 /** What gossip needs of a node identity; a `NodeIdentity` from @yak/crypto fits. */
 export type GossipIdentity = Pick<NodeIdentity, 'nodeId' | 'networkId' | 'sign' | 'publicRecord'>;
@@ -69,7 +71,7 @@ export interface GossipOptions {
   graftTimeoutMs?: number;
   /** Wait before grafting the next announcer (default 125 ms). */
   graftRetryMs?: number;
-  /** Largest payload (default 64 KiB). */
+  /** Largest payload (default 48 KiB; at most 52 KiB so a frame fits the link's 64 KiB gossip limit). */
   maxPayloadBytes?: number;
   /** Messages kept to answer GRAFTs (default 4,096). */
   messageCacheSize?: number;
@@ -331,7 +333,7 @@ export class Gossip {
     this.#maxMissing = positiveInt(opts.maxMissing ?? d.maxMissing, 'maxMissing');
     this.#optimizeHops = positiveInt(opts.optimizeHops ?? d.optimizeHops, 'optimizeHops');
     this.#limits = {
-      maxPayloadBytes: positiveInt(opts.maxPayloadBytes ?? d.maxPayloadBytes, 'maxPayloadBytes', 256 * 1024),
+      maxPayloadBytes: positiveInt(opts.maxPayloadBytes ?? d.maxPayloadBytes, 'maxPayloadBytes', MAX_PAYLOAD_LIMIT),
       maxTopicBytes: d.maxTopicBytes,
       maxBatchSize: d.maxBatchSize,
     };
@@ -388,7 +390,7 @@ export class Gossip {
    * Not delivered to this node's own handlers.
    * @throws NotRunningError before `start()` or after `stop()`
    * @throws InvalidArgumentError for a payload that is not bytes or a topic that is not a string
-   * @throws PayloadTooLargeError above `maxPayloadBytes` or a topic above 256 bytes
+   * @throws PayloadTooLargeError above `maxPayloadBytes` (48 KiB) or a topic above 256 bytes
    */
   publish(payload: Uint8Array, topic?: string): string {
     if (this.#state !== 'running') {
