@@ -74,7 +74,7 @@ describe('delivery', () => {
   it('sends the signature once per batch and the origin record once per link', () => {
     const sizes: number[] = [];
     const sim = line();
-    sim.net.tap = (from, to, kind, body) => {
+    sim.net.tap = (from, _to, kind, body) => {
       if (kind === GOSSIP_KIND.message && from === A().nodeId) sizes.push(body.length);
       return undefined;
     };
@@ -241,7 +241,7 @@ describe('replay and freshness', () => {
   it('dedups a replayed frame and refuses it once it is older than the dedup window', () => {
     const sim = line({ dedupTtlMs: 60_000 });
     let captured: Uint8Array | undefined;
-    sim.net.tap = (from, to, kind, body) => {
+    sim.net.tap = (_from, to, kind, body) => {
       if (kind === GOSSIP_KIND.message && to === B().nodeId) captured ??= body.slice();
       return undefined;
     };
