@@ -1,9 +1,7 @@
 // Encrypted key store file (SPEC section 2, "Secrets at rest"): named identities sealed under
 // one passphrase (scrypt + AES-256-GCM), mode 0600, atomic replace (write temp, fsync, rename).
 // A damaged file is reported, never silently replaced.
-import { constants as fsc } from 'node:fs';
-import { open as fsOpen, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import type * as FsPromises from 'node:fs/promises';
 import { astring } from './assert.js';
 import { toHex } from './bytes.js';
 import { type CborValue, decode, encode } from './cbor.js';
@@ -14,6 +12,20 @@ import { randomBytes } from './primitives.js';
 import { deriveKey, newKdf, open, type SealOptions, sealInsecure, sealWithKey } from './sealed.js';
 
 const KIND = 'yak-keystore';
+
+// node:fs is loaded on first use, so importing @yak/crypto in a browser or edge runtime (where
+// there is no file system and no KeyStore) does not pull it in.
+let fsMod: Promise<typeof FsPromises> | undefined;
+function nodeFs(): Promise<typeof FsPromises> {
+  fsMod ??= import('node:fs/promises');
+  return fsMod;
+}
+const O_CREAT_EXCL_WRONLY = 'wx';
+
+function dirname(path: string): string {
+  const i = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
+  return i < 0 ? '.' : i === 0 ? path.slice(0, 1) : path.slice(0, i);
+}
 
 export interface KeyStoreOptions extends SealOptions {
   /** Store without encryption. Refused unless set; for tests only (SPEC section 2). */
@@ -64,6 +76,7 @@ export class KeyStore {
     let blob: Uint8Array;
     try {
       // Refuse an oversized file before reading it into memory.
+      const { stat, readFile } = await nodeFs();
       if ((await stat(path)).size > SEALED_MAX_BYTES) throw new KeyStoreError('YAK_KEYSTORE_CORRUPT', 'key store file is too large');
       opts.signal?.throwIfAborted();
       blob = new Uint8Array(await readFile(path, opts.signal ? { signal: opts.signal } : {}));
@@ -202,19 +215,20 @@ export class KeyStore {
     const blob = this.#kdf && this.#key ? sealWithKey(KIND, this.#kdf, this.#key, plain) : sealInsecure(KIND, plain);
     plain.fill(0);
     const tmp = `${this.path}.${toHex(randomBytes(6))}.tmp`;
+    const { open: fsOpen, rename, rm } = await nodeFs();
     let fh: Awaited<ReturnType<typeof fsOpen>> | undefined;
     let claimed = false;
     try {
       if (exclusive) {
         // Claim the final name first so create() never clobbers an existing (maybe damaged) file.
-        const claim = await fsOpen(this.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600).catch((e: NodeJS.ErrnoException) => {
+        const claim = await fsOpen(this.path, O_CREAT_EXCL_WRONLY, 0o600).catch((e: NodeJS.ErrnoException) => {
           if (e.code === 'EEXIST') throw new KeyStoreError('YAK_KEYSTORE_EXISTS', 'key store file already exists');
           throw new KeyStoreError('YAK_KEYSTORE_IO', 'cannot create key store file', { cause: e });
         });
         claimed = true;
         await claim.close();
       }
-      fh = await fsOpen(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+      fh = await fsOpen(tmp, O_CREAT_EXCL_WRONLY, 0o600);
       await fh.writeFile(blob);
       await fh.sync();
       await fh.close();
@@ -237,6 +251,7 @@ export class KeyStore {
 // Make the rename itself durable (POSIX: the directory entry lives in the directory). Best
 // effort: some platforms cannot open or fsync a directory; the data file is already synced.
 async function syncDir(dir: string): Promise<void> {
+  const { open: fsOpen } = await nodeFs();
   let dh: Awaited<ReturnType<typeof fsOpen>> | undefined;
   try {
     dh = await fsOpen(dir, 'r');

@@ -18,7 +18,7 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     ...fs,
     open: async (path: string, flags: number | string, mode?: number) => {
       const isTmp = typeof path === 'string' && path.endsWith('.tmp');
-      if (!isTmp && typeof flags === 'number' && faults.fault === 'claim') {
+      if (!isTmp && flags === 'wx' && faults.fault === 'claim') {
         faults.fault = undefined;
         throw boom('claim');
       }
