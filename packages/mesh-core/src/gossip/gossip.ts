@@ -406,7 +406,14 @@ export class Gossip {
     const now = this.#clock.now();
     if (!this.#pending) {
       this.#pending = { seq: this.#nextSeq(), ts: Math.max(0, Math.floor(now)), items: [], timer: undefined };
-      this.#pending.timer = this.#clock.setTimeout(() => this.#flush(), this.#batchDelay);
+      this.#pending.timer = this.#clock.setTimeout(() => {
+        try {
+          this.#flush();
+        } catch (e) {
+          // A timer callback must not throw into the event loop; the batch is lost and logged.
+          this.#log.error({ err: (e as Error)?.name }, 'gossip: signing a batch failed');
+        }
+      }, this.#batchDelay);
     }
     const p = this.#pending;
     const body = payload.slice();
