@@ -32,6 +32,17 @@ describe('yak demo', () => {
     expect(out).toContain('every step passed');
   });
 
+  it('the whole demo (every section, mesh on loopback ws) completes and rejects every attack it stages', async () => {
+    const { ui, text } = capture();
+    const r = await runDemo({ ui });
+    const out = text();
+    expect(r.ok, out).toBe(true);
+    expect(ui.failures).toBe(0);
+    for (const s of ['Foundation', 'E2EE', 'Nen', 'Mesh', 'ANNEX']) expect(out.toLowerCase()).toContain(s.toLowerCase());
+    expect(out.match(/-> rejected/g)?.length ?? 0).toBeGreaterThanOrEqual(15);
+    expect(out).not.toMatch(/✘/);
+  }, 120_000);
+
   it('reports failure when a section throws', async () => {
     const { ui } = capture();
     const r = await runDemo({

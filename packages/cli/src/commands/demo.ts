@@ -1,3 +1,4 @@
+import type { DemoContext } from '../demo/context.js';
 import { sections as allSections, type DemoSection } from '../demo/sections.js';
 import { bold, ConsoleUI, green, red } from '../demo/ui.js';
 
@@ -14,13 +15,19 @@ export async function runDemo(opts: DemoOptions = {}): Promise<{ ok: boolean; fi
   const chosen = (opts.sections ?? allSections).filter((s) => !opts.only || opts.only.includes(s.name));
   const t0 = performance.now();
   let ok = true;
-  for (const s of chosen) {
-    try {
-      await s.run(ui);
-    } catch (e) {
-      ok = false;
-      ui.info(red(`section '${s.name}' failed: ${(e as Error).message}`));
+  const cleanups: Array<() => Promise<void>> = [];
+  const ctx: DemoContext = { onCleanup: (fn) => cleanups.push(fn) };
+  try {
+    for (const s of chosen) {
+      try {
+        await s.run(ui, ctx);
+      } catch (e) {
+        ok = false;
+        ui.info(red(`section '${s.name}' failed: ${(e as Error).message}`));
+      }
     }
+  } finally {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
   }
   ui.section('Summary');
   ui.table([
