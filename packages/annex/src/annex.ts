@@ -48,9 +48,11 @@ import {
   bodyLength,
   CloseReason,
   chunkPlaintexts,
+  decodeBatch,
   decodeBody,
   decodeChunk,
   decodePayload,
+  encodeBatch,
   encodeBody,
   encodePayload,
   InnerKind,
@@ -65,7 +67,11 @@ import { Session } from './session.js';
  * sender's node id. Any object with this shape works, which keeps ANNEX testable over fakes.
  */
 export interface AnnexMesh {
-  /** Returns false when the link is congested (the message was not queued); throws when there is no route. */
+  /**
+   * Returns false when the link is congested (the message was not queued); throws when there is
+   * no route. Must not keep a reference to `message` after returning (MeshNetwork copies it into
+   * its frame at once): ANNEX reuses the buffer for the next envelope.
+   */
   sendTo(nodeId: string, message: Uint8Array): boolean;
   on(event: 'message', handler: AnnexMeshHandler): unknown;
   off(event: 'message', handler: AnnexMeshHandler): unknown;
@@ -239,6 +245,10 @@ interface Resolved {
 }
 
 const MAX_OPEN_RESTARTS = 3;
+/** Message bodies up to this size are batched (chosen: small messages are where per-envelope cost dominates). */
+const BATCH_SMALL_BODY = 16 * 1024;
+/** A batch is sealed once it holds this much (chosen: the link layer's batch size). */
+const BATCH_BYTES = 64 * 1024;
 const MAX_FLUSH_DELAY_MS = 50;
 /** Largest envelope accepted from the mesh: the biggest chunk plus headers and a finishing ct. */
 const MAX_ENVELOPE_BYTES = WIRE.maxChunkBytes + 64 * 1024;
@@ -278,6 +288,13 @@ export class Annex {
   readonly #handlers = new Map<string, AnnexMessageHandler>();
   #handlerSeq = 0;
   #reassemblyBytes = 0;
+  /**
+   * Scratch buffers for the plaintext and the envelope of single-envelope messages: both are
+   * consumed synchronously (by the AEAD and by `sendTo`, which copies), so reusing them saves two
+   * allocations per message (section 5.3). Bounded by chunkBytes plus headers.
+   */
+  #ptScratch = new Uint8Array(0);
+  #envScratch = new Uint8Array(0);
   #sweepTimer: unknown;
   #stopped = false;
   readonly #stats = {
@@ -684,6 +701,11 @@ export class Annex {
     for (const p of s.partial.values()) this.#reassemblyBytes -= p.total;
     if (s.flushTimer !== undefined) this.#clock.clearTimeout(s.flushTimer);
     s.flushTimer = undefined;
+    if (s.batch) {
+      const waiters = s.batch.waiters;
+      s.batch = undefined;
+      for (const w of waiters) w(new ChannelClosedError('channel closed'));
+    }
     const queued = s.queue.splice(0);
     s.queuedBytes = 0;
     s.destroy();
@@ -954,15 +976,29 @@ export class Annex {
 
   // ------------------------------------------------------------------ sealed envelopes
 
-  /** Seal `inner` as the next envelope of `s` under its current send key. */
-  #seal(s: Session, type: number, inner: Uint8Array): Uint8Array {
+  /**
+   * Seal `inner` as the next envelope of `s` under its current send key. With `scratch` the
+   * envelope is built in a reused buffer, valid only until the next call: the caller hands it to
+   * the mesh at once and copies it if it must be queued.
+   */
+  #seal(s: Session, type: number, inner: Uint8Array, scratch = false): Uint8Array {
+    // Messages waiting in a batch were sent first: their envelope must precede this one.
+    if (s.batch) this.#flushBatch(s);
     const ep = s.current;
     if (!ep.send) throw new ChannelClosedError('session cannot send');
     const seq = s.nextSeq++;
     const header = sealedHeader(type, s.id, ep.epoch, seq);
     const sealed = ep.send.seal(nonceFor(ep.epoch, seq), inner, header);
     s.sentInEpoch++;
-    return concat(header, sealed);
+    const n = header.length + sealed.length;
+    let out: Uint8Array;
+    if (scratch) {
+      if (this.#envScratch.length < n) this.#envScratch = new Uint8Array(n);
+      out = this.#envScratch.subarray(0, n);
+    } else out = new Uint8Array(n);
+    out.set(header, 0);
+    out.set(sealed, header.length);
+    return out;
   }
 
   #sealAndQueue(s: Session, type: number, inner: Uint8Array, deadline: number): Promise<void> {
@@ -1001,9 +1037,16 @@ export class Annex {
       });
       b.signature = this.identity.sign(msg, PROOF_CONTEXT);
     }
+    const bodyLen = bodyLength(encoded.bytes.length, s.signed);
+    if (bodyLen <= BATCH_SMALL_BODY) return this.#sendBatched(s, encodeBody(b, 0), signal, deadline, now);
+    // Anything queued in a batch goes first, so envelopes keep the order of the send calls.
+    this.#flushBatch(s);
     const inners: Uint8Array[] = [];
-    if (bodyLength(encoded.bytes.length, s.signed) <= this.#o.chunkBytes) {
-      const body = encodeBody(b, 1);
+    const single = bodyLen <= this.#o.chunkBytes;
+    if (single) {
+      const n = 1 + bodyLength(encoded.bytes.length, s.signed);
+      if (this.#ptScratch.length < n) this.#ptScratch = new Uint8Array(n);
+      const body = encodeBody(b, 1, this.#ptScratch);
       body[0] = InnerKind.DATA;
       inners.push(body);
     } else {
@@ -1024,12 +1067,12 @@ export class Annex {
       for (const inner of inners) {
         let env: Uint8Array;
         try {
-          env = this.#seal(s, TypeByte.ENCRYPTED, inner);
+          env = this.#seal(s, TypeByte.ENCRYPTED, inner, single);
         } catch (e) {
           cb(e as Error);
           continue;
         }
-        this.#queue(s, env, cb, deadline);
+        this.#queue(s, env, cb, deadline, single);
       }
     });
     if (failed) {
@@ -1046,17 +1089,81 @@ export class Annex {
   }
 
   /**
+   * Small messages sent in the same tick share one envelope (section 5.2, BATCH), as the link
+   * layer batches frames: one AEAD operation and one mesh frame for many messages. The batch is
+   * sealed at the end of the current microtask, or earlier when it fills up or when any other
+   * envelope of the session is sealed.
+   */
+  async #sendBatched(s: Session, body: Uint8Array, signal: AbortSignal | undefined, deadline: number, now: number): Promise<SendResult> {
+    if (s.batch && s.batch.bytes + 4 + body.length > BATCH_BYTES) this.#flushBatch(s);
+    let batch = s.batch;
+    if (!batch) {
+      const created = { bodies: [] as Uint8Array[], bytes: 3, waiters: [] as ((r: number | Error) => void)[], deadline };
+      batch = created;
+      s.batch = created;
+      queueMicrotask(() => {
+        if (s.batch === created) this.#flushBatch(s);
+      });
+    }
+    const result = new Promise<number>((resolve, reject) => {
+      (batch as NonNullable<typeof batch>).waiters.push((r) => (typeof r === 'number' ? resolve(r) : reject(r)));
+    });
+    batch.bodies.push(body);
+    batch.bytes += 4 + body.length;
+    batch.deadline = Math.min(batch.deadline, deadline);
+    this.#stats.messagesEncrypted++;
+    s.messageCount++;
+    s.lastActivity = now;
+    // The mesh queue enforces the deadline; only an abort needs watching here.
+    const sequence = signal ? await this.#race(result, signal, Math.max(1, deadline - now), 'send') : await result;
+    return { sent: true, sessionId: s.idHex, sequence };
+  }
+
+  /** Seal the pending batch of `s` (if any) and hand it to the mesh. */
+  #flushBatch(s: Session): void {
+    const batch = s.batch;
+    if (!batch) return;
+    s.batch = undefined;
+    const settle = (r: number | Error) => {
+      for (const w of batch.waiters) w(r);
+    };
+    if (s.closed) return settle(new ChannelClosedError('channel closed'));
+    let inner: Uint8Array;
+    if (batch.bodies.length === 1) {
+      const body = batch.bodies[0] as Uint8Array;
+      inner = new Uint8Array(1 + body.length);
+      inner[0] = InnerKind.DATA;
+      inner.set(body, 1);
+    } else {
+      inner = encodeBatch(batch.bodies);
+    }
+    let env: Uint8Array;
+    try {
+      env = this.#seal(s, TypeByte.ENCRYPTED, inner, true);
+    } catch (e) {
+      return settle(e as Error);
+    }
+    const seq = s.nextSeq - 1;
+    // Rekeying counts messages (seed 000: every 10,000 messages), not envelopes.
+    s.sentInEpoch += batch.bodies.length - 1;
+    this.#queue(s, env, (err) => settle(err ?? seq), batch.deadline, true);
+    this.#maybeRekey(s);
+  }
+
+  /**
    * Hand an envelope to the mesh in sequence order. A congested link (sendTo false) queues it and
    * retries with backoff; the queue is bounded (section 5).
    */
-  #queue(s: Session, env: Uint8Array, done: ((err?: Error) => void) | undefined, deadline: number): void {
+  #queue(s: Session, envelope: Uint8Array, done: ((err?: Error) => void) | undefined, deadline: number, scratch = false): void {
     if (s.queue.length === 0) {
-      const r = this.#trySend(s.peer, env);
+      const r = this.#trySend(s.peer, envelope);
       if (r !== 'busy') {
         done?.(r === 'ok' ? undefined : r);
         return;
       }
     }
+    // A scratch envelope is reused by the next seal: the queue keeps its own copy.
+    const env = scratch ? envelope.slice() : envelope;
     if (s.queuedBytes + env.length > 2 * this.#o.maxPayloadBytes + 2 * WIRE.maxChunkBytes) {
       done?.(new CongestedError(s.peer));
       return;
@@ -1200,6 +1307,8 @@ export class Annex {
         return this.#deliver(s, pt.subarray(1));
       case InnerKind.CHUNK:
         return this.#onChunk(s, pt);
+      case InnerKind.BATCH:
+        return this.#onBatch(s, pt);
       default:
         return this.#reject('unknown inner kind');
     }
@@ -1244,6 +1353,20 @@ export class Annex {
       } catch (e) {
         this.#log.error({ err: e instanceof Error ? e.message : String(e) }, 'annex message handler threw');
       }
+    }
+  }
+
+  /** Several small message bodies in one envelope; parsed whole before any is delivered. */
+  #onBatch(s: Session, pt: Uint8Array): void {
+    let bodies: Uint8Array[];
+    try {
+      bodies = decodeBatch(pt);
+    } catch {
+      return this.#reject('malformed batch');
+    }
+    for (const body of bodies) {
+      if (s.closed) return;
+      this.#deliver(s, body);
     }
   }
 

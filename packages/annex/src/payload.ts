@@ -22,6 +22,8 @@ export const InnerKind = {
   DATA: 2,
   /** One chunk of a message body. */
   CHUNK: 3,
+  /** Several whole message bodies: u16 count, then u32 length and body for each. */
+  BATCH: 4,
 } as const;
 
 /** Inner plaintext of `annex:rekey`. */
@@ -102,10 +104,14 @@ export function bodyLength(payloadLength: number, signed: boolean): number {
   return BODY_HEADER + (signed ? SIG_BYTES : 0) + payloadLength;
 }
 
-/** Write a body after `prefix` bytes of space (so DATA can put its kind byte in front without a copy). */
-export function encodeBody(b: MessageBody, prefix: number): Uint8Array {
+/**
+ * Write a body after `prefix` bytes of space (so DATA can put its kind byte in front without a
+ * copy), into `into` when it is large enough (a scratch buffer reused across messages).
+ */
+export function encodeBody(b: MessageBody, prefix: number, into?: Uint8Array): Uint8Array {
   const sig = b.signature;
-  const w = new Writer(prefix + bodyLength(b.payload.length, sig !== undefined));
+  const n = prefix + bodyLength(b.payload.length, sig !== undefined);
+  const w = new Writer(n, into && into.length >= n ? into : undefined);
   for (let i = 0; i < prefix; i++) w.u8(0);
   w.u53(b.timestamp)
     .u8(b.type)
@@ -156,5 +162,28 @@ export function chunkPlaintexts(body: Uint8Array, chunkBytes: number, messageId:
     const w = new Writer(CHUNK_HEADER + part.length);
     out.push(w.u8(InnerKind.CHUNK).u32(messageId).u32(i).u32(count).u32(body.length).raw(part).finish());
   }
+  return out;
+}
+
+/** BATCH plaintext: kind, u16 count (at least 2), then u32 length and body for each. */
+export function encodeBatch(bodies: Uint8Array[]): Uint8Array {
+  if (bodies.length < 2 || bodies.length > 0xffff) throw new RangeError('a batch holds 2..65535 bodies');
+  let n = 3;
+  for (const b of bodies) n += 4 + b.length;
+  const w = new Writer(n);
+  w.u8(InnerKind.BATCH).u16(bodies.length);
+  for (const b of bodies) w.u32(b.length).raw(b);
+  return w.finish();
+}
+
+/** Parse a BATCH plaintext into views of its bodies; throws WireError when malformed. */
+export function decodeBatch(pt: Uint8Array): Uint8Array[] {
+  const r = new Reader(pt);
+  if (r.u8() !== InnerKind.BATCH) throw new WireError('not a batch');
+  const count = r.u16();
+  if (count < 2) throw new WireError('batch of fewer than two messages');
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) out.push(r.bytes(r.u32()));
+  r.end();
   return out;
 }

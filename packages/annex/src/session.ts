@@ -50,6 +50,8 @@ export class Session {
   /** Responder: hash of the finishing envelope and the confirming reply, to answer retransmissions. */
   finishHash: string | undefined;
   confirmBytes: Uint8Array | undefined;
+  /** Small messages waiting to be sealed together at the end of the tick (annex.md section 5.2). */
+  batch: { bodies: Uint8Array[]; bytes: number; waiters: ((r: number | Error) => void)[]; deadline: number } | undefined;
   /** Envelopes waiting for a congested mesh link, in sequence order. */
   readonly queue: { bytes: Uint8Array; done?: (err?: Error) => void; deadline: number }[] = [];
   queuedBytes = 0;

@@ -80,8 +80,10 @@ export class Reader {
 export class Writer {
   readonly buf: Uint8Array;
   #o = 0;
-  constructor(size: number) {
-    this.buf = new Uint8Array(size);
+  /** Writes `size` bytes into `into` when given (a reused buffer at least that large), else a new one. */
+  constructor(size: number, into?: Uint8Array) {
+    this.buf = into ? into.subarray(0, size) : new Uint8Array(size);
+    if (this.buf.length !== size) throw new RangeError('buffer too small');
   }
 
   get offset(): number {

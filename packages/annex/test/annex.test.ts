@@ -142,6 +142,57 @@ describe('channels', () => {
   });
 });
 
+describe('small-message batching', () => {
+  it('messages sent in one tick share an envelope, arrive in order, and precede a later close', async () => {
+    const hub = new MemoryHub();
+    const a = await meshNode(0, hub);
+    const b = await meshNode(1, hub);
+    await link(a, b);
+    const ta = new TapMesh(a);
+    const xa = annexFor(ta, 0);
+    const xb = annexFor(b, 1);
+    const inB: AnnexMessage[] = [];
+    xb.onMessage((m) => inB.push(m));
+    await xa.openChannel(b.localId);
+    const before = ta.sent.length;
+    const sends = Array.from({ length: 300 }, (_, i) => xa.send(b.localId, { i, pad: 'x'.repeat(200) }));
+    // A large message in the same tick goes after the batched ones.
+    sends.push(xa.send(b.localId, new Uint8Array(20_000)));
+    const results = await Promise.all(sends);
+    const closed = xa.closeChannel(b.localId);
+    await closed;
+    await until(() => inB.length === 301 && xb.getStats().activeSessions === 0);
+    expect(inB.slice(0, 300).map((m) => (m.payload as { i: number }).i)).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect((inB[300]?.payload as Uint8Array).length).toBe(20_000);
+    const envelopes = ta.sent.length - before;
+    // 300 messages of ~230 bytes fill two 64 KiB batches, then the large one and the close.
+    expect(envelopes).toBeLessThanOrEqual(5);
+    expect(new Set(results.slice(0, 300).map((r) => r.sequence)).size).toBeLessThanOrEqual(2);
+    expect(results[300]?.sequence).toBeGreaterThan(results[299]?.sequence as number);
+    expect(xa.getStats().messagesEncrypted).toBe(301);
+    expect(xb.getStats().messagesDecrypted).toBe(301);
+  });
+
+  it('a replayed batch is blocked as a whole', async () => {
+    const hub = new MemoryHub();
+    const a = await meshNode(0, hub);
+    const b = await meshNode(1, hub);
+    await link(a, b);
+    const ta = new TapMesh(a);
+    const xa = annexFor(ta, 0);
+    const xb = annexFor(b, 1);
+    const inB: AnnexMessage[] = [];
+    xb.onMessage((m) => inB.push(m));
+    await xa.openChannel(b.localId);
+    await Promise.all([xa.send(b.localId, 'one'), xa.send(b.localId, 'two')]);
+    await until(() => inB.length === 2);
+    const batch = ta.sent[ta.sent.length - 1]?.bytes as Uint8Array;
+    b.emit('message', { type: 'direct', from: a.localId, payload: batch }, undefined, a.localId);
+    await until(() => xb.getStats().replaysBlocked === 1);
+    expect(inB).toHaveLength(2);
+  });
+});
+
 describe('large payloads', () => {
   it('chunks and reassembles a payload above the chunk size', async () => {
     const { b, xa, inB } = await pair({ chunkBytes: 64 * 1024 });

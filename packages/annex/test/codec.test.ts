@@ -15,9 +15,11 @@ import {
 } from '../src/index.js';
 import {
   chunkPlaintexts,
+  decodeBatch,
   decodeBody,
   decodeChunk,
   decodePayload,
+  encodeBatch,
   encodeBody,
   encodePayload,
   PayloadType,
@@ -233,6 +235,35 @@ describe('payload, body and chunk codecs', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+
+  it('batches round-trip; malformed batches are rejected', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 100 }), { minLength: 2, maxLength: 40 }), (bodies) => {
+        expect(decodeBatch(encodeBatch(bodies)).map((b) => Uint8Array.from(b))).toEqual(bodies);
+      }),
+      { numRuns: 100 },
+    );
+    expect(() => encodeBatch([new Uint8Array(1)])).toThrow(RangeError);
+    const ok = encodeBatch([Uint8Array.of(1), Uint8Array.of(2, 3)]);
+    expect(() => decodeBatch(ok.subarray(0, ok.length - 1))).toThrow();
+    expect(() => decodeBatch(Uint8Array.of(...ok, 0))).toThrow();
+    const one = ok.slice();
+    one[2] = 1;
+    expect(() => decodeBatch(one)).toThrow();
+    const long = ok.slice();
+    long[6] = 200;
+    expect(() => decodeBatch(long)).toThrow();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        try {
+          decodeBatch(Uint8Array.of(4, ...b));
+        } catch (e) {
+          expect((e as Error).name).toBe('WireError');
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
