@@ -413,6 +413,18 @@ describe('robustness', () => {
     await until(() => inA.some((m) => m.payload === 'after crash'));
     expect(fresh.getStats().sessionsCreated).toBe(1);
     expect(inA.map((m) => m.payload)).toEqual(['after crash']);
+
+    // A crashes again and this time sends first: B still holds the old session, accepts the new
+    // handshake from the same identity, and replaces the old session with it.
+    await crashQuietly(fresh, a);
+    const again = annexFor(a, 0);
+    const before = xb.listAnnexes()[0]?.sessionId;
+    const r = await again.send(b.localId, 'restarted and sending first');
+    await until(() => inB.some((m) => m.payload === 'restarted and sending first'));
+    expect(r.sessionId).not.toBe(before);
+    expect(xb.listAnnexes().map((x) => x.sessionId)).toEqual([r.sessionId]);
+    await xb.send(a.localId, 'reply on the new session');
+    await until(() => again.getStats().messagesDecrypted === 1);
   });
 
   it('idle sessions expire on both sides', async () => {
