@@ -219,7 +219,7 @@ const ib = NodeIdentity.generate();
     value: median(withRekey),
     baseline: 'same channel without rekeying',
     baselineValue: median(without),
-    notes: `${(rekeys / ROUNDS).toFixed(1)} rekeys per ${count} messages (a rekey starts at 1,000 envelopes and completes one round trip later)`,
+    notes: `${(rekeys / ROUNDS).toFixed(1)} rekeys per ${count} messages (a rekey starts after 1,000 messages on a key and completes a round trip later; sending continues under the old key meanwhile)`,
   });
   await xb.stop();
   await a.stop();
