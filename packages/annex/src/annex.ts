@@ -88,7 +88,7 @@ export interface AnnexOptions {
   mesh: AnnexMesh;
   /** Rekey after this long on one key (default 5 min). */
   rekeyIntervalMs?: number;
-  /** Rekey after this many envelopes sent on one key (default 10,000). */
+  /** Rekey after this many messages sent on one key (default 10,000). */
   rekeyAfterMessages?: number;
   /** Old receive keys stay valid this long after a rekey (default 10 s). */
   rekeyGraceMs?: number;

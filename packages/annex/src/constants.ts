@@ -11,7 +11,7 @@ const MiB = 1024 * KiB;
 export const ANNEX_DEFAULTS = {
   /** Rekey after this long on one key (seed 000 "Perfect Forward Secrecy": every 5 minutes; SPEC section 2). */
   rekeyIntervalMs: 5 * 60_000,
-  /** Rekey after this many envelopes sent on one key (seed 000: 10,000 messages; SPEC section 2). */
+  /** Rekey after this many messages sent on one key (seed 000: 10,000 messages; SPEC section 2). */
   rekeyAfterMessages: 10_000,
   /**
    * Previous receive keys stay usable this long after a rekey (SPEC section 2, "Rekeying": a short
