@@ -37,6 +37,20 @@ function ensureInstalled() {
   must('npx', ['-y', PNPM, 'install', '--frozen-lockfile', '--reporter=append-only']);
 }
 
+// Nx targets come from each package's "nx" block (tools/nx-targets.mjs writes it from the
+// scripts); a package without it would be silently skipped or run through a global pnpm.
+function checkTargets() {
+  for (const p of readdirSync(join(root, 'packages'))) {
+    const f = join(root, 'packages', p, 'package.json');
+    if (!existsSync(f)) continue;
+    const pkg = JSON.parse(readFileSync(f, 'utf8'));
+    if (!pkg.nx?.targets?.test || !pkg.nx?.targets?.build) {
+      process.stderr.write(`packages/${p}/package.json has no nx targets: run node tools/nx-targets.mjs\n`);
+      process.exit(1);
+    }
+  }
+}
+
 function nx(args) {
   return run(join(root, 'node_modules/.bin/nx'), args);
 }
@@ -82,6 +96,7 @@ if (cmd === 'demo') {
   ensureInstalled();
   ensureRedis();
   for (const p of readdirSync(join(root, 'packages'))) rmSync(join(root, 'packages', p, '.vitest-results.json'), { force: true });
+  checkTargets();
   say('build, typecheck, lint and test every package (nx run-many)');
   const code = nx(['run-many', '-t', 'build', 'typecheck', 'lint', 'test', '--outputStyle=static', ...rest]);
   const { passed, failed, skipped } = summariseTests();

@@ -49,7 +49,8 @@ describe('backend()', () => {
     const nc = process.getBuiltinModule('node:crypto') as typeof nodeCrypto;
     const spies = [
       vi.spyOn(nc, 'createCipheriv'),
-      vi.spyOn(nc, 'createHash'),
+      // Node >= 20.12 hashes through the one-shot crypto.hash, older versions through createHash.
+      typeof nc.hash === 'function' ? vi.spyOn(nc, 'hash') : vi.spyOn(nc, 'createHash'),
       vi.spyOn(nc, 'createHmac'),
       vi.spyOn(nc, 'diffieHellman'),
       vi.spyOn(nc, 'sign'),
