@@ -10,6 +10,12 @@ export type { HashName } from './backends/types.js';
 /** An AEAD bound to one key. `seal` returns ciphertext || 16-byte tag. */
 export interface Aead {
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * Seal the concatenation of `parts` without concatenating them first. The result starts with
+   * `headroom` zero bytes (room for a caller's header, written in place), then ciphertext || tag:
+   * a framing layer gets its whole frame from one allocation and no extra copy.
+   */
+  sealParts(nonce: Uint8Array, parts: readonly Uint8Array[], aad?: Uint8Array, headroom?: number): Uint8Array;
   /** Throws `CryptoError` `YAK_CRYPTO_AUTH` on any authentication failure. */
   open(nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
   /**
@@ -41,7 +47,16 @@ function makeAead(alg: AeadName, key: Uint8Array): Aead {
       abytes(plaintext, 'plaintext');
       aoptbytes(aad, 'aad');
       const b = current();
-      return b.aeadSeal(alg, keyFor(b), nonce, plaintext, aad);
+      return b.aeadSeal(alg, keyFor(b), nonce, [plaintext], aad, 0);
+    },
+    sealParts(nonce, parts, aad, headroom = 0) {
+      abytes(nonce, 'nonce', AEAD_NONCE_LENGTH);
+      if (!Array.isArray(parts)) throw new TypeError('parts must be an array of Uint8Array');
+      parts.forEach((p, i) => abytes(p, `parts[${i}]`));
+      aoptbytes(aad, 'aad');
+      aint(headroom, 'headroom', 0, 1 << 20);
+      const b = current();
+      return b.aeadSeal(alg, keyFor(b), nonce, parts, aad, headroom);
     },
     open(nonce, sealed, aad) {
       abytes(nonce, 'nonce', AEAD_NONCE_LENGTH);

@@ -174,3 +174,49 @@ describe.each(BACKENDS)('AEAD destroy (%s backend)', (backendName) => {
     });
   }
 });
+
+describe.each(BACKENDS)('AEAD sealParts (%s backend)', (backendName) => {
+  useBackend(backendName);
+  for (const { name, make } of ALGS) {
+    it(`${name}: sealParts(parts, aad, headroom) = headroom zeros || seal(concat(parts), aad)`, () => {
+      const key = randomBytes(AEAD_KEY_LENGTH);
+      const aead = make(key);
+      fc.assert(
+        fc.property(
+          fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 5 }),
+          fc.uint8Array({ maxLength: 40 }),
+          fc.integer({ min: 0, max: 64 }),
+          (parts, aad, headroom) => {
+            const nonce = randomBytes(AEAD_NONCE_LENGTH);
+            const joined = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+            let o = 0;
+            for (const p of parts) {
+              joined.set(p, o);
+              o += p.length;
+            }
+            const out = aead.sealParts(nonce, parts, aad, headroom);
+            expect(out.length).toBe(headroom + joined.length + AEAD_TAG_LENGTH);
+            expect(out.subarray(0, headroom).every((b) => b === 0)).toBe(true);
+            expect(out.subarray(headroom)).toEqual(aead.seal(nonce, joined, aad));
+            expect(aead.open(nonce, out.subarray(headroom), aad)).toEqual(joined);
+          },
+        ),
+        { numRuns: 50 },
+      );
+    });
+
+    it(`${name}: sealParts handles parts larger than the internal chunk and rejects bad arguments`, () => {
+      const aead = make(randomBytes(AEAD_KEY_LENGTH));
+      const nonce = randomBytes(AEAD_NONCE_LENGTH);
+      const big = randomBytes(200_000);
+      const head = randomBytes(7);
+      const out = aead.sealParts(nonce, [head, big], undefined, 3);
+      const pt = aead.open(nonce, out.subarray(3));
+      expect(pt.subarray(0, 7)).toEqual(head);
+      expect(pt.subarray(7)).toEqual(big);
+      expect(() => aead.sealParts(nonce, 'x' as unknown as Uint8Array[])).toThrow(TypeError);
+      expect(() => aead.sealParts(nonce, [new Uint8Array(1), 'x' as unknown as Uint8Array])).toThrow(TypeError);
+      expect(() => aead.sealParts(nonce, [], undefined, -1)).toThrow(RangeError);
+    });
+  }
+});

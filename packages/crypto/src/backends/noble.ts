@@ -17,6 +17,18 @@ function aead(alg: AeadName, key: Uint8Array, nonce: Uint8Array, aad?: Uint8Arra
   return alg === 'aes-256-gcm' ? gcm(key, nonce, a) : chacha20poly1305(key, nonce, a);
 }
 
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 export function createNobleBackend(): Backend {
   return {
     name: 'noble',
@@ -34,8 +46,14 @@ export function createNobleBackend(): Backend {
     aeadKey(_alg, key) {
       return Uint8Array.from(key);
     },
-    aeadSeal(alg, key, nonce, plaintext, aad) {
-      return aead(alg, key as Uint8Array, nonce, aad).encrypt(plaintext);
+    aeadSeal(alg, key, nonce, parts, aad, headroom) {
+      const plaintext = parts.length === 1 ? (parts[0] as Uint8Array) : concat(parts);
+      const sealed = aead(alg, key as Uint8Array, nonce, aad).encrypt(plaintext);
+      if (plaintext !== parts[0]) plaintext.fill(0);
+      if (headroom === 0) return sealed;
+      const out = new Uint8Array(headroom + sealed.length);
+      out.set(sealed, headroom);
+      return out;
     },
     aeadOpen(alg, key, nonce, sealed, aad) {
       try {

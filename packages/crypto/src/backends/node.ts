@@ -126,21 +126,27 @@ export function createNodeBackend(): Backend | undefined {
       // passing raw bytes on every call.
       return c.createSecretKey(key);
     },
-    aeadSeal(alg: AeadName, key, nonce, plaintext, aad) {
+    aeadSeal(alg: AeadName, key, nonce, parts, aad, headroom) {
       const cipher = c.createCipheriv(alg as 'aes-256-gcm', key as NodeCrypto.KeyObject, nonce, { authTagLength: 16 });
       if (aad && aad.length > 0) cipher.setAAD(aad);
-      const n = plaintext.length;
-      // Unpooled, so the result's .buffer holds nothing but this ciphertext and tag.
-      const out = new Uint8Array(Buffer.allocUnsafeSlow(n + 16).buffer, 0, n + 16);
-      if (n <= SEAL_CHUNK) {
-        out.set(cipher.update(plaintext), 0);
-      } else {
+      let n = 0;
+      for (const p of parts) n += p.length;
+      // Unpooled, so the result's .buffer holds nothing but header room, ciphertext and tag.
+      const out = new Uint8Array(Buffer.allocUnsafeSlow(headroom + n + 16).buffer, 0, headroom + n + 16);
+      out.fill(0, 0, headroom);
+      let o = headroom;
+      for (const p of parts) {
         // node:crypto cannot encrypt into our buffer, so each chunk is copied once; chunks small
         // enough to stay in cache make that copy nearly free next to one cold 1 MiB copy.
-        for (let o = 0; o < n; o += SEAL_CHUNK) out.set(cipher.update(plaintext.subarray(o, Math.min(n, o + SEAL_CHUNK))), o);
+        for (let i = 0; i < p.length; i += SEAL_CHUNK) {
+          const ct = cipher.update(p.length <= SEAL_CHUNK ? p : p.subarray(i, Math.min(p.length, i + SEAL_CHUNK)));
+          out.set(ct, o);
+          o += ct.length;
+        }
       }
-      cipher.final();
-      out.set(cipher.getAuthTag(), n);
+      const fin = cipher.final();
+      if (fin.length) out.set(fin, o);
+      out.set(cipher.getAuthTag(), headroom + n);
       return out;
     },
     aeadOpen(alg: AeadName, key, nonce, sealed, aad) {

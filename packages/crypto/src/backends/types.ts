@@ -14,7 +14,18 @@ export interface Backend {
   readonly report: Readonly<Record<string, string>>;
   /** Prepare a 32-byte AEAD key once for many calls (a KeyObject on node, a copy on noble). */
   aeadKey(alg: AeadName, key: Uint8Array): AeadKey;
-  aeadSeal(alg: AeadName, key: AeadKey, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  /**
+   * Seal the concatenation of `parts`; the result is `headroom` zero bytes, then ciphertext,
+   * then the 16-byte tag, in one fresh allocation.
+   */
+  aeadSeal(
+    alg: AeadName,
+    key: AeadKey,
+    nonce: Uint8Array,
+    parts: readonly Uint8Array[],
+    aad: Uint8Array | undefined,
+    headroom: number,
+  ): Uint8Array;
   /** Returns null on authentication failure (the caller throws the typed error). */
   aeadOpen(alg: AeadName, key: AeadKey, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array | null;
   hash(alg: HashName | 'sha3-256', data: Uint8Array): Uint8Array;
