@@ -25,6 +25,7 @@ commands:
       --network-id ID       network id (default "yakmesh")
       --public-host HOST    host name to advertise
       --json                one JSON object per output line
+      --metrics-port N      serve Prometheus metrics at http://HOST:N/metrics
       commands on stdin: broadcast TEXT | send NODE_ID TEXT | peers | stats | quit
   bench                     quick primitive benchmarks (the full suite: pnpm bench)
 
@@ -72,8 +73,13 @@ async function main(argv: string[]): Promise<number> {
           'network-id': { type: 'string', default: 'yakmesh' },
           'public-host': { type: 'string' },
           json: { type: 'boolean', default: false },
+          'metrics-port': { type: 'string' },
         },
       });
+      const metricsPort = values['metrics-port'] === undefined ? undefined : Number(values['metrics-port']);
+      if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)) {
+        throw new Error('--metrics-port must be 0..65535');
+      }
       const port = Number(values.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error('--port must be 0..65535');
       await runNode({
@@ -86,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values['public-host'] ? { publicHost: values['public-host'] as string } : {}),
         passphrase: await getPassphrase(),
         json: values.json === true,
+        ...(metricsPort !== undefined ? { metricsPort } : {}),
         input: process.stdin,
       });
       return 0;

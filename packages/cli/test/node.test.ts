@@ -85,7 +85,8 @@ afterAll(async () => {
 
 describe('yak node: three processes on loopback', () => {
   it('gossip from A reaches C and a routed sendTo from A reaches C through B', async () => {
-    const a = startNode([]);
+    const a = startNode(['--metrics-port', '0']);
+    const metricsAt = await a.waitFor((e) => e.event === 'metrics');
     const aStart = await a.waitFor((e) => e.event === 'started');
     const b = startNode(['--peer', aStart.endpoint as string]);
     const bStart = await b.waitFor((e) => e.event === 'started');
@@ -95,6 +96,11 @@ describe('yak node: three processes on loopback', () => {
     await b.waitFor((e) => e.event === 'peer:joined' && e.peer === cId);
     await a.waitFor((e) => e.event === 'peer:joined' && e.peer === bId);
     expect(a.events.some((e) => e.event === 'peer:joined' && e.peer === cId)).toBe(false);
+
+    // Prometheus export of a running node (SPEC section 2, "Observability").
+    const text = await (await fetch(metricsAt.url as string)).text();
+    expect(text).toContain(`yak_mesh_peers{node_id="${aId}"} 1`);
+    expect(text).toMatch(/^# TYPE yak_mesh_handshakes_completed untyped$/m);
 
     a.send('broadcast hello from A');
     const g = await c.waitFor((e) => e.event === 'gossip');

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { KeyStore, NodeIdentity } from '@yak/crypto';
 import { type Logger, MeshEvents, MeshNetwork, MessageTypes, type PeerInfo } from '@yak/mesh-core';
 import { KEYSTORE_FILE } from './keygen.js';
+import { serveMetrics, toPrometheus } from './metrics.js';
 
 export interface NodeOptions {
   port: number;
@@ -16,6 +17,8 @@ export interface NodeOptions {
   publicHost?: string;
   /** Machine-readable output: one JSON object per line. */
   json: boolean;
+  /** Serve Prometheus metrics on this port (GET /metrics, bound to `host`). */
+  metricsPort?: number;
   /** Read commands (broadcast, send, peers, stats, quit) from this stream. */
   input?: NodeJS.ReadableStream;
   write?: (line: string) => void;
@@ -95,6 +98,15 @@ export async function runNode(opts: NodeOptions): Promise<void> {
   );
 
   await mesh.start();
+  const metrics =
+    opts.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(opts.metricsPort, opts.host, () => toPrometheus(mesh.getStats(), 'yak_mesh', { node_id: identity.nodeId }));
+  if (metrics) {
+    const a = metrics.address();
+    const port = typeof a === 'object' && a ? a.port : opts.metricsPort;
+    out('metrics', { url: `http://${opts.host}:${port}/metrics` }, `metrics on http://${opts.host}:${port}/metrics`);
+  }
   out(
     'started',
     { nodeId: identity.nodeId, endpoint: mesh.getPublicEndpoint(), created },
@@ -128,6 +140,7 @@ export async function runNode(opts: NodeOptions): Promise<void> {
     await done;
   } finally {
     rl?.close();
+    await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
     await mesh.stop();
     identity.destroy();
     out('stopped', { nodeId: identity.nodeId }, 'node stopped');
