@@ -238,7 +238,7 @@ export class KeyStore {
     } catch (e) {
       await fh?.close().catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
-      // create() failed after claiming the name: remove the empty placeholder it made (O_EXCL
+      // create() failed after claiming the name: remove the empty file it created (O_EXCL
       // guarantees it was ours), so a retry does not find a "damaged" store.
       if (claimed) await rm(this.path, { force: true }).catch(() => {});
       if (e instanceof KeyStoreError || (e as Error).name === 'AbortError') throw e;
