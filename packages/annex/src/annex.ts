@@ -25,7 +25,7 @@ import {
   HS_FLAG_SIGN,
   type KeyExchangeEnvelope,
   type KeyResponseEnvelope,
-  sealedHeader,
+  sealEnvelope,
   TypeByte,
   X_CT,
   X_PK,
@@ -47,13 +47,14 @@ import {
   type AnnexPayload,
   bodyLength,
   CloseReason,
-  chunkPlaintexts,
+  chunkParts,
   decodeBatch,
   decodeBody,
   decodeChunk,
   decodePayload,
   encodeBatch,
   encodeBody,
+  encodeBodyHead,
   encodePayload,
   InnerKind,
   RekeyPhase,
@@ -250,6 +251,8 @@ const BATCH_SMALL_BODY = 16 * 1024;
 /** A batch is sealed once it holds this much (chosen: the link layer's batch size). */
 const BATCH_BYTES = 64 * 1024;
 const MAX_FLUSH_DELAY_MS = 50;
+/** Plaintext part in front of a lone batched body (section 5.2); only ever read. */
+const DATA_KIND = Uint8Array.of(InnerKind.DATA);
 /** Largest envelope accepted from the mesh: the biggest chunk plus headers and a finishing ct. */
 const MAX_ENVELOPE_BYTES = WIRE.maxChunkBytes + 64 * 1024;
 
@@ -288,13 +291,6 @@ export class Annex {
   readonly #handlers = new Map<string, AnnexMessageHandler>();
   #handlerSeq = 0;
   #reassemblyBytes = 0;
-  /**
-   * Scratch buffers for the plaintext and the envelope of single-envelope messages: both are
-   * consumed synchronously (by the AEAD and by `sendTo`, which copies), so reusing them saves two
-   * allocations per message (section 5.3). Bounded by chunkBytes plus headers.
-   */
-  #ptScratch = new Uint8Array(0);
-  #envScratch = new Uint8Array(0);
   #sweepTimer: unknown;
   #stopped = false;
   readonly #stats = {
@@ -540,7 +536,7 @@ export class Annex {
     for (const s of this.#sessions.values()) {
       if (!s.established || s.closed) continue;
       try {
-        const env = this.#seal(s, TypeByte.CLOSE, Uint8Array.of(CloseReason.STOPPING));
+        const env = this.#seal(s, TypeByte.CLOSE, [Uint8Array.of(CloseReason.STOPPING)]);
         this.#mesh.sendTo(s.peer, env);
       } catch {
         // Best effort: the peer's idle timer or a restart notice cleans up otherwise.
@@ -836,10 +832,9 @@ export class Annex {
     this.#byId.set(s.idHex, s);
     // Message 3: the encapsulation to the responder's static key rides in the header of the
     // first sealed envelope, whose tag proves the initiator derived the keys (section 4.3).
-    const header = sealedHeader(TypeByte.ENCRYPTED, s.id, 0, 0, enc.cipherText);
-    const sealed = (s.current.send as NonNullable<typeof s.current.send>).seal(nonceFor(0, 0), Uint8Array.of(InnerKind.FINISH), header);
+    const send = s.current.send as NonNullable<typeof s.current.send>;
+    s.finishBytes = sealEnvelope(send, nonceFor(0, 0), TypeByte.ENCRYPTED, s.id, 0, 0, [Uint8Array.of(InnerKind.FINISH)], enc.cipherText);
     s.nextSeq = 1;
-    s.finishBytes = concat(header, sealed);
     this.#clock.clearTimeout(op.timer);
     op.retryDelay = this.#o.handshakeRetryMs;
     this.#sendHandshake(op, s.finishBytes);
@@ -964,7 +959,7 @@ export class Annex {
     s.finishHash = toHex(sha256(bytes));
     s.established = true;
     // Message 4: the first envelope sealed by the responder proves it holds its static key.
-    s.confirmBytes = this.#seal(s, TypeByte.ENCRYPTED, Uint8Array.of(InnerKind.CONFIRM));
+    s.confirmBytes = this.#seal(s, TypeByte.ENCRYPTED, [Uint8Array.of(InnerKind.CONFIRM)]);
     this.#establish(s);
     this.#queue(s, s.confirmBytes, undefined, this.#clock.now() + this.#o.sendTimeoutMs);
   }
@@ -977,35 +972,25 @@ export class Annex {
   // ------------------------------------------------------------------ sealed envelopes
 
   /**
-   * Seal `inner` as the next envelope of `s` under its current send key. With `scratch` the
-   * envelope is built in a reused buffer, valid only until the next call: the caller hands it to
-   * the mesh at once and copies it if it must be queued.
+   * Seal the concatenation of `parts` as the next envelope of `s` under its current send key: one
+   * allocation for the whole envelope, no copy of the parts (section 5.3).
    */
-  #seal(s: Session, type: number, inner: Uint8Array, scratch = false): Uint8Array {
+  #seal(s: Session, type: number, parts: readonly Uint8Array[]): Uint8Array {
     // Messages waiting in a batch were sent first: their envelope must precede this one.
     if (s.batch) this.#flushBatch(s);
     const ep = s.current;
     if (!ep.send) throw new ChannelClosedError('session cannot send');
     const seq = s.nextSeq++;
-    const header = sealedHeader(type, s.id, ep.epoch, seq);
-    const sealed = ep.send.seal(nonceFor(ep.epoch, seq), inner, header);
+    const env = sealEnvelope(ep.send, nonceFor(ep.epoch, seq), type, s.id, ep.epoch, seq, parts);
     s.sentInEpoch++;
-    const n = header.length + sealed.length;
-    let out: Uint8Array;
-    if (scratch) {
-      if (this.#envScratch.length < n) this.#envScratch = new Uint8Array(n);
-      out = this.#envScratch.subarray(0, n);
-    } else out = new Uint8Array(n);
-    out.set(header, 0);
-    out.set(sealed, header.length);
-    return out;
+    return env;
   }
 
   #sealAndQueue(s: Session, type: number, inner: Uint8Array, deadline: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let env: Uint8Array;
       try {
-        env = this.#seal(s, type, inner);
+        env = this.#seal(s, type, [inner]);
       } catch (e) {
         reject(e);
         return;
@@ -1041,16 +1026,15 @@ export class Annex {
     if (bodyLen <= BATCH_SMALL_BODY) return this.#sendBatched(s, encodeBody(b, 0), signal, deadline, now);
     // Anything queued in a batch goes first, so envelopes keep the order of the send calls.
     this.#flushBatch(s);
-    const inners: Uint8Array[] = [];
-    const single = bodyLen <= this.#o.chunkBytes;
-    if (single) {
-      const n = 1 + bodyLength(encoded.bytes.length, s.signed);
-      if (this.#ptScratch.length < n) this.#ptScratch = new Uint8Array(n);
-      const body = encodeBody(b, 1, this.#ptScratch);
-      body[0] = InnerKind.DATA;
-      inners.push(body);
+    // Larger payloads are sealed straight from the caller's buffer, as a part after the body head:
+    // every envelope is sealed before this call returns, so the payload is only read meanwhile.
+    let inners: Uint8Array[][];
+    if (bodyLen <= this.#o.chunkBytes) {
+      const head = encodeBodyHead(b, 1);
+      head[0] = InnerKind.DATA;
+      inners = [[head, encoded.bytes]];
     } else {
-      inners.push(...chunkPlaintexts(encodeBody(b, 0), this.#o.chunkBytes, s.nextMessageId++ >>> 0));
+      inners = chunkParts([encodeBodyHead(b, 0), encoded.bytes], this.#o.chunkBytes, s.nextMessageId++ >>> 0);
     }
     if (s.closed) throw new ChannelClosedError('channel closed');
     const sequence = s.nextSeq;
@@ -1067,12 +1051,12 @@ export class Annex {
       for (const inner of inners) {
         let env: Uint8Array;
         try {
-          env = this.#seal(s, TypeByte.ENCRYPTED, inner, single);
+          env = this.#seal(s, TypeByte.ENCRYPTED, inner);
         } catch (e) {
           cb(e as Error);
           continue;
         }
-        this.#queue(s, env, cb, deadline, single);
+        this.#queue(s, env, cb, deadline);
       }
     });
     if (failed) {
@@ -1128,25 +1112,17 @@ export class Annex {
       for (const w of batch.waiters) w(r);
     };
     if (s.closed) return settle(new ChannelClosedError('channel closed'));
-    let inner: Uint8Array;
-    if (batch.bodies.length === 1) {
-      const body = batch.bodies[0] as Uint8Array;
-      inner = new Uint8Array(1 + body.length);
-      inner[0] = InnerKind.DATA;
-      inner.set(body, 1);
-    } else {
-      inner = encodeBatch(batch.bodies);
-    }
+    const parts = batch.bodies.length === 1 ? [DATA_KIND, batch.bodies[0] as Uint8Array] : [encodeBatch(batch.bodies)];
     let env: Uint8Array;
     try {
-      env = this.#seal(s, TypeByte.ENCRYPTED, inner, true);
+      env = this.#seal(s, TypeByte.ENCRYPTED, parts);
     } catch (e) {
       return settle(e as Error);
     }
     const seq = s.nextSeq - 1;
     // Rekeying counts messages (seed 000: every 10,000 messages), not envelopes.
     s.sentInEpoch += batch.bodies.length - 1;
-    this.#queue(s, env, (err) => settle(err ?? seq), batch.deadline, true);
+    this.#queue(s, env, (err) => settle(err ?? seq), batch.deadline);
     this.#maybeRekey(s);
   }
 
@@ -1154,16 +1130,14 @@ export class Annex {
    * Hand an envelope to the mesh in sequence order. A congested link (sendTo false) queues it and
    * retries with backoff; the queue is bounded (section 5).
    */
-  #queue(s: Session, envelope: Uint8Array, done: ((err?: Error) => void) | undefined, deadline: number, scratch = false): void {
+  #queue(s: Session, env: Uint8Array, done: ((err?: Error) => void) | undefined, deadline: number): void {
     if (s.queue.length === 0) {
-      const r = this.#trySend(s.peer, envelope);
+      const r = this.#trySend(s.peer, env);
       if (r !== 'busy') {
         done?.(r === 'ok' ? undefined : r);
         return;
       }
     }
-    // A scratch envelope is reused by the next seal: the queue keeps its own copy.
-    const env = scratch ? envelope.slice() : envelope;
     if (s.queuedBytes + env.length > 2 * this.#o.maxPayloadBytes + 2 * WIRE.maxChunkBytes) {
       done?.(new CongestedError(s.peer));
       return;
@@ -1562,19 +1536,12 @@ export class Annex {
   #closeWith(s: Session, reason: number): void {
     this.#sessions.delete(s.peer);
     try {
-      this.#sendRaw(s.peer, this.#seal(s, TypeByte.CLOSE, Uint8Array.of(reason)));
+      this.#sendRaw(s.peer, this.#seal(s, TypeByte.CLOSE, [Uint8Array.of(reason)]));
     } catch {
       // The session could not seal (no send key): nothing to tell.
     }
     this.#dropSession(s);
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }
 
 function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

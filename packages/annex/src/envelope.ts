@@ -2,7 +2,7 @@
 // the raw bytes of one mesh direct message (`sendTo` with a Uint8Array), framed by a 4-byte prefix
 // ("YAX" + version) and a type byte, then a fixed layout per type. Everything is bounds-checked;
 // trailing bytes are rejected.
-import { hybridKem } from '@yak/crypto';
+import { type Aead, hybridKem } from '@yak/crypto';
 import { WIRE } from './constants.js';
 import { MalformedEnvelopeError } from './errors.js';
 import { Reader, WireError, Writer } from './wire.js';
@@ -135,7 +135,28 @@ export function sealedHeader(type: number, sessionId: Uint8Array, epoch: number,
   return w.finish();
 }
 
-/** Encode any envelope (the hot path builds sealed envelopes with {@link sealedHeader} directly). */
+/**
+ * Seal the concatenation of `parts` as one sealed envelope in one allocation: the AEAD leaves
+ * room for the header in front of ciphertext and tag, and the header is written there (section
+ * 2). Neither the plaintext nor the ciphertext is copied on the way.
+ */
+export function sealEnvelope(
+  aead: Aead,
+  nonce: Uint8Array,
+  type: number,
+  sessionId: Uint8Array,
+  epoch: number,
+  seq: number,
+  parts: readonly Uint8Array[],
+  finish?: Uint8Array,
+): Uint8Array {
+  const header = sealedHeader(type, sessionId, epoch, seq, finish);
+  const out = aead.sealParts(nonce, parts, header, header.length);
+  out.set(header, 0);
+  return out;
+}
+
+/** Encode any envelope (the hot path seals with {@link sealEnvelope}). */
 export function encodeEnvelope(env: Envelope): Uint8Array {
   if (env === null || typeof env !== 'object') throw new TypeError('envelope must be an object');
   checkLen('sessionId', env.sessionId, SESSION_ID_BYTES);

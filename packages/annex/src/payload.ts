@@ -105,19 +105,28 @@ export function bodyLength(payloadLength: number, signed: boolean): number {
 }
 
 /**
- * Write a body after `prefix` bytes of space (so DATA can put its kind byte in front without a
- * copy), into `into` when it is large enough (a scratch buffer reused across messages).
+ * The bytes of a body before its payload (timestamp, payload type, signature), after `prefix`
+ * bytes of space for a kind byte. Sealed together with the payload as separate AEAD parts, so the
+ * payload is never copied into a plaintext buffer (section 5.3).
  */
-export function encodeBody(b: MessageBody, prefix: number, into?: Uint8Array): Uint8Array {
+export function encodeBodyHead(b: Omit<MessageBody, 'payload'>, prefix: number): Uint8Array {
   const sig = b.signature;
-  const n = prefix + bodyLength(b.payload.length, sig !== undefined);
-  const w = new Writer(n, into && into.length >= n ? into : undefined);
+  const w = new Writer(prefix + BODY_HEADER + (sig ? sig.length : 0));
   for (let i = 0; i < prefix; i++) w.u8(0);
   w.u53(b.timestamp)
     .u8(b.type)
     .u16(sig ? sig.length : 0);
   if (sig) w.raw(sig);
-  return w.raw(b.payload).finish();
+  return w.finish();
+}
+
+/** A whole body in one buffer, after `prefix` bytes of space (batched small messages). */
+export function encodeBody(b: MessageBody, prefix: number): Uint8Array {
+  const head = encodeBodyHead(b, prefix);
+  const out = new Uint8Array(head.length + b.payload.length);
+  out.set(head, 0);
+  out.set(b.payload, head.length);
+  return out;
 }
 
 export function decodeBody(bytes: Uint8Array): MessageBody {
@@ -152,15 +161,35 @@ export function decodeChunk(pt: Uint8Array): { header: ChunkHeader; data: Uint8A
   return { header, data };
 }
 
-/** Split a body into chunk plaintexts of at most `chunkBytes` body bytes each. */
-export function chunkPlaintexts(body: Uint8Array, chunkBytes: number, messageId: number): Uint8Array[] {
+/**
+ * Split a body, given as consecutive parts, into the plaintexts of its chunks: each a list of
+ * parts (chunk header, then views into the body parts) of at most `chunkBytes` body bytes, for
+ * `Aead.sealParts`. No body byte is copied.
+ */
+export function chunkParts(body: readonly Uint8Array[], chunkBytes: number, messageId: number): Uint8Array[][] {
   if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1) throw new InvalidArgumentError('chunkBytes must be a positive integer');
-  const count = Math.ceil(body.length / chunkBytes);
-  const out: Uint8Array[] = [];
+  let total = 0;
+  for (const p of body) total += p.length;
+  const count = Math.ceil(total / chunkBytes);
+  const out: Uint8Array[][] = [];
+  let part = 0;
+  let offset = 0;
   for (let i = 0; i < count; i++) {
-    const part = body.subarray(i * chunkBytes, Math.min(body.length, (i + 1) * chunkBytes));
-    const w = new Writer(CHUNK_HEADER + part.length);
-    out.push(w.u8(InnerKind.CHUNK).u32(messageId).u32(i).u32(count).u32(body.length).raw(part).finish());
+    const header = new Writer(CHUNK_HEADER).u8(InnerKind.CHUNK).u32(messageId).u32(i).u32(count).u32(total).finish();
+    const chunk: Uint8Array[] = [header];
+    let need = Math.min(chunkBytes, total - i * chunkBytes);
+    while (need > 0) {
+      const p = body[part] as Uint8Array;
+      const take = Math.min(need, p.length - offset);
+      if (take > 0) chunk.push(p.subarray(offset, offset + take));
+      need -= take;
+      offset += take;
+      if (offset === p.length) {
+        part++;
+        offset = 0;
+      }
+    }
+    out.push(chunk);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Codecs (house rule 5): envelope, payload, message body and chunk encodings round-trip, reject
 // truncation, trailing bytes and bad lengths with typed errors, and survive fuzzing.
-import { hybridKem } from '@yak/crypto';
+import { concatBytes, hybridKem } from '@yak/crypto';
 import { SafeJsonParser } from '@yak/defense';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,13 +14,14 @@ import {
   PayloadTooLargeError,
 } from '../src/index.js';
 import {
-  chunkPlaintexts,
+  chunkParts,
   decodeBatch,
   decodeBody,
   decodeChunk,
   decodePayload,
   encodeBatch,
   encodeBody,
+  encodeBodyHead,
   encodePayload,
   PayloadType,
   SIG_BYTES,
@@ -221,12 +222,17 @@ describe('payload, body and chunk codecs', () => {
             ...(signed ? { signature: new Uint8Array(SIG_BYTES).fill(7) } : {}),
           };
           const enc = encodeBody(body, 0);
+          const head = encodeBodyHead(body, 0);
+          expect(concatBytes(head, payload)).toEqual(enc);
           const dec = decodeBody(enc);
           expect(dec.timestamp).toBe(ts);
           expect(Uint8Array.from(dec.payload)).toEqual(payload);
           expect(dec.signature !== undefined).toBe(signed);
           if (enc.length <= chunk) return;
-          const parts = chunkPlaintexts(enc, chunk, 7).map((p) => decodeChunk(p));
+          // Chunked from the head and payload as separate parts (the send path), never joined.
+          const plaintexts = chunkParts([head, payload], chunk, 7);
+          expect(plaintexts.every((p) => p.reduce((n, x) => n + x.length, 0) <= 17 + chunk)).toBe(true);
+          const parts = plaintexts.map((p) => decodeChunk(concatBytes(...p)));
           expect(parts.every((p) => p.header.messageId === 7 && p.header.count === parts.length && p.header.total === enc.length)).toBe(
             true,
           );
@@ -275,7 +281,7 @@ describe('payload, body and chunk codecs', () => {
     const c = encodeBody({ timestamp: 1, type: 0, payload: new Uint8Array(3) }, 0);
     c[10] = 5;
     expect(() => decodeBody(c)).toThrow();
-    const chunk = chunkPlaintexts(new Uint8Array(300), 100, 1)[0] as Uint8Array;
+    const chunk = concatBytes(...(chunkParts([new Uint8Array(300)], 100, 1)[0] as Uint8Array[]));
     const badIndex = chunk.slice();
     badIndex[8] = 9;
     expect(() => decodeChunk(badIndex)).toThrow();
