@@ -2,6 +2,7 @@
 // a drop-in `fetch` that encrypts requests and accepts only responses bound to them. Portable:
 // fetch, WebCrypto and web streams only (no Node-only APIs), so it runs in browsers and edges.
 import {
+  type Aead,
   chacha20poly1305,
   concatBytes,
   constantTimeEqual,
@@ -9,7 +10,6 @@ import {
   hmac,
   hybridKem,
   randomBytes,
-  toBase64url,
   utf8,
   wipe,
 } from '@yak/crypto';
@@ -48,6 +48,7 @@ import { BodyTooLarge, bodyInit, decodeUtf8, isNullBodyStatus, readBody, request
 import { decodeKeyConfig, type KeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { FrameOpener, streamKey } from './stream.js';
 import {
+  b64,
   decodeErrorBody,
   decodeResponseEnvelope,
   decodeSealedBody,
@@ -124,6 +125,9 @@ interface Session {
   sidStr: string;
   gen: number;
   keys: SessionKeys;
+  /** AEADs of the current keys, prepared once per key (c2s seals requests, s2c opens responses). */
+  c2s: Aead;
+  s2c: Aead;
   expiresAt: number;
   idleTtlMs: number;
   lastUsed: number;
@@ -442,16 +446,18 @@ export class NenClient {
       const old = this.#session;
       this.#session = {
         sid: sh.sid,
-        sidStr: toBase64url(sh.sid),
+        sidStr: b64(sh.sid),
         gen: 0,
         keys,
+        c2s: chacha20poly1305(keys.c2sKey),
+        s2c: chacha20poly1305(keys.s2cKey),
         expiresAt: sh.exp,
         idleTtlMs: sh.idle,
         lastUsed: t1,
         keyedAt: t1,
         messages: 0,
       };
-      if (old) wipeKeys(old.keys);
+      if (old) wipeSession(old);
       this.#stats.handshakes++;
       return this.#session;
     } finally {
@@ -476,7 +482,7 @@ export class NenClient {
   }
 
   #drop(s: Session): void {
-    wipeKeys(s.keys);
+    wipeSession(s);
     if (this.#session === s) this.#session = undefined;
   }
 
@@ -557,12 +563,12 @@ export class NenClient {
     const fields = { sid: s.sid, method, target: requestTarget(url), timestamp, nonce };
     const n = randomBytes(12);
     const plain = encodeRequestEnvelope(env);
-    const ct = chacha20poly1305(s.keys.c2sKey).seal(n, plain, requestAad(fields));
+    const ct = s.c2s.seal(n, plain, requestAad(fields));
     wipe(plain);
     const headers: Record<string, string> = {
       [HEADER.session]: s.sidStr,
       [HEADER.timestamp]: String(timestamp),
-      [HEADER.nonce]: toBase64url(nonce),
+      [HEADER.nonce]: b64(nonce),
     };
     let payload: Uint8Array;
     let body: Uint8Array | undefined;
@@ -576,7 +582,7 @@ export class NenClient {
       headers['content-type'] = 'application/json';
     }
     const mac = hmac('sha256', s.keys.c2sMac, requestMacInput({ ...fields, payload }));
-    headers[HEADER.signature] = toBase64url(mac);
+    headers[HEADER.signature] = b64(mac);
     if (stream) headers[HEADER.stream] = '1';
     s.messages++;
     s.lastUsed = t;
@@ -601,7 +607,7 @@ export class NenClient {
     if (sealed) {
       let env: ReturnType<typeof decodeResponseEnvelope>;
       try {
-        const plain = chacha20poly1305(s.keys.s2cKey).open(sealed.n, sealed.ct, responseAad(s.sid, mac));
+        const plain = s.s2c.open(sealed.n, sealed.ct, responseAad(s.sid, mac));
         env = decodeResponseEnvelope(plain);
       } catch {
         throw nenError('ISO-4101');
@@ -788,16 +794,24 @@ export class NenClient {
       wipeKeys(d.keys);
       throw nenError('ISO-1104');
     }
-    wipeKeys(s.keys);
+    wipeSession(s);
     s.keys = d.keys;
+    s.c2s = chacha20poly1305(d.keys.c2sKey);
+    s.s2c = chacha20poly1305(d.keys.s2cKey);
     s.sid = sid;
-    s.sidStr = toBase64url(sid);
+    s.sidStr = b64(sid);
     s.gen = gen;
     if (rekeyed) {
       s.keyedAt = this.#now();
       s.messages = 0;
     }
   }
+}
+
+function wipeSession(s: Session): void {
+  wipeKeys(s.keys);
+  s.c2s.destroy();
+  s.s2c.destroy();
 }
 
 /** Bytes of a fetch body; sets the content type fetch would set. Streams and FormData are refused. */

@@ -52,6 +52,12 @@ export const STREAM_FRAME_BYTES = 64 * 1024;
 export const MEMORY_MAX_SESSIONS = 10_000;
 export const MEMORY_MAX_NONCES = 200_000;
 
+/**
+ * Decoded sessions a server keeps in memory with their prepared keys (nen.md section 5, "Server
+ * state"); the same bound as the in-memory store, so a memory-backed server holds each session once.
+ */
+export const SESSION_CACHE_MAX = MEMORY_MAX_SESSIONS;
+
 /** Default time limit of one client operation (house rule 4). */
 export const CLIENT_TIMEOUT_MS = 30_000;
 

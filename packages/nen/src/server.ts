@@ -2,7 +2,6 @@
 // protocol routes and a wrapper that verifies, decrypts and re-encrypts application traffic.
 // Portable (web APIs only), so it runs on Node, Bun, Deno and edge runtimes.
 import {
-  chacha20poly1305,
   concatBytes,
   constantTimeEqual,
   fromUtf8,
@@ -29,6 +28,7 @@ import {
   NONCE_TTL_MS,
   REQUEST_NONCE_BYTES,
   SESSION_ABSOLUTE_TTL_MS,
+  SESSION_CACHE_MAX,
   SESSION_EXPIRED_GRACE_MS,
   SESSION_IDLE_TTL_MS,
   SID_BYTES,
@@ -54,7 +54,7 @@ import {
 } from './handshake.js';
 import { BodyTooLarge, bodyInit, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
 import { encodeKeyConfig, type KeyConfig, type KeyConfigSigner, keyConfigId, signKeyConfig, verifyKeyConfig } from './keyconfig.js';
-import { decodeRecord, encodeRecord, type SessionRecord } from './session.js';
+import { type CachedSession, decodeRecord, encodeRecord, SessionCache, type SessionRecord } from './session.js';
 import { MemorySessionStore, type SessionStore } from './store.js';
 import { sealStream, streamKey } from './stream.js';
 import {
@@ -63,6 +63,7 @@ import {
   decodeSealedHeader,
   encodeErrorBody,
   encodeResponseEnvelope,
+  b64,
   encodeSealedBody,
   envelopeHeaders,
   errorMacInput,
@@ -128,6 +129,11 @@ export interface NenServerOptions {
   maxResponseBytes?: number;
   /** 32-byte key sealing session records before they reach the store (recommended for shared stores). */
   sessionEncryptionKey?: Uint8Array;
+  /**
+   * Decoded sessions kept in memory with their prepared keys (default 10,000). The store is still
+   * read on every request and an entry is used only while the stored record is unchanged.
+   */
+  sessionCacheSize?: number;
   logger?: NenLogger;
 }
 
@@ -192,6 +198,8 @@ const CONTROL = new Set(['handshake', 'rekey', 'rotate', 'terminate', 'status'])
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
 interface Verified {
+  /** The cached session; released (once) when the request is answered. */
+  session: CachedSession;
   record: SessionRecord;
   sidStr: string;
   requestMac: Uint8Array;
@@ -258,6 +266,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
   if (sealKey && sealKey.length !== KEY_BYTES) throw new RangeError('sessionEncryptionKey must be 32 bytes');
   const ownsStore = !options.store;
   const store = options.store ?? new MemorySessionStore({ now });
+  const cache = new SessionCache(posInt(options.sessionCacheSize, SESSION_CACHE_MAX, 'sessionCacheSize'));
   const log = options.logger ?? {};
   const stats: NenServerStats = { handshakes: 0, requests: 0, rekeys: 0, rotations: 0, terminations: 0, streams: 0, rejected: {} };
 
@@ -313,14 +322,23 @@ export function createNenServer(options: NenServerOptions): NenServer {
     return errorResponse(nenError('ISO-9001'));
   }
 
-  async function loadSession(sidStr: string): Promise<(SessionRecord & { lastSeen: number }) | undefined> {
+  /** The session as stored now, acquired from the cache (the caller releases it). */
+  async function loadSession(sidStr: string, sid: Uint8Array): Promise<{ session: CachedSession; lastSeen: number } | undefined> {
     const stored = await store.get(sidStr).catch((e: unknown) => {
       throw e instanceof NenError ? e : nenError('ISO-2005', { cause: e });
     });
-    if (!stored) return undefined;
-    const record = decodeRecord(unb64(sidStr, 'ISO-2001', SID_BYTES), stored.data, sealKey);
-    if (record.gen !== stored.gen) throw nenError('ISO-9001', { message: 'stored session generation mismatch' });
-    return Object.assign(record, { lastSeen: stored.lastSeen });
+    if (!stored) {
+      cache.drop(sidStr);
+      return undefined;
+    }
+    const hit = cache.acquire(sidStr, stored.gen, stored.data);
+    if (hit) return { session: hit, lastSeen: stored.lastSeen };
+    const record = decodeRecord(sid, stored.data, sealKey);
+    if (record.gen !== stored.gen) {
+      wipeKeys(record.keys);
+      throw nenError('ISO-9001', { message: 'stored session generation mismatch' });
+    }
+    return { session: cache.insert(sidStr, stored.data, record), lastSeen: stored.lastSeen };
   }
 
   function storeTtl(r: SessionRecord, lastSeen: number, t: number): number {
@@ -376,13 +394,15 @@ export function createNenServer(options: NenServerOptions): NenServer {
         throw e;
       }
     }
-    const record = await loadSession(sidStr);
-    if (!record) reject('ISO-2002');
+    const loaded = await loadSession(sidStr, sid);
+    if (!loaded) reject('ISO-2002');
+    const { session, lastSeen } = loaded;
+    const record = session.record;
     try {
       const auth = authOf(record, mac);
       const t = now();
       if (t >= record.expiresAt) reject('ISO-2003', auth);
-      if (t >= record.lastSeen + record.idleTtlMs) reject('ISO-2004', auth);
+      if (t >= lastSeen + record.idleTtlMs) reject('ISO-2004', auth);
       const fields = { sid, method, target: requestTarget(url), timestamp, nonce };
       const expected = hmac('sha256', record.keys.c2sMac, requestMacInput({ ...fields, payload }));
       if (!mac || !constantTimeEqual(expected, mac)) reject('ISO-3002', auth);
@@ -397,7 +417,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       }
       let plain: Uint8Array;
       try {
-        plain = chacha20poly1305(record.keys.c2sKey).open(sealed.n, sealed.ct, requestAad(fields));
+        plain = session.c2s.open(sealed.n, sealed.ct, requestAad(fields));
       } catch {
         reject('ISO-4001', auth);
       }
@@ -415,9 +435,9 @@ export function createNenServer(options: NenServerOptions): NenServer {
       }
       if (admitted === 'replay') reject('ISO-5001', auth);
       if (admitted === 'full') reject('ISO-5002', auth);
-      return { record, sidStr, requestMac: mac as Uint8Array, envelope, url, method };
+      return { session, record, sidStr, requestMac: mac as Uint8Array, envelope, url, method };
     } catch (e) {
-      wipeKeys(record.keys);
+      cache.release(session);
       throw e;
     }
   }
@@ -426,7 +446,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
   function sealResponse(v: Verified, status: number, headers: Array<[string, string]>, body: Uint8Array): Response {
     const n = randomBytes(12);
     const plain = encodeResponseEnvelope({ status, headers, body });
-    const ct = chacha20poly1305(v.record.keys.s2cKey).seal(n, plain, responseAad(v.record.sid, v.requestMac));
+    const ct = v.session.s2c.seal(n, plain, responseAad(v.record.sid, v.requestMac));
     wipe(plain);
     // The outer status mirrors the inner one for logs and proxies; the client trusts only the
     // inner one. Statuses that cannot carry a body become 200.
@@ -436,13 +456,13 @@ export function createNenServer(options: NenServerOptions): NenServer {
 
   async function wrapFor(v: Verified, wantsStream: boolean, res: Response): Promise<Response> {
     if (!(res instanceof Response)) {
-      wipeKeys(v.record.keys);
+      cache.release(v.session);
       return errorResponse(nenError('ISO-9001', { message: 'handler did not return a Response' }));
     }
-    const headers = envelopeHeaders(res.headers);
-    const status = res.status >= 200 && res.status <= 599 ? res.status : 500;
-    const isEventStream = (res.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
     try {
+      const headers = envelopeHeaders(res.headers);
+      const status = res.status >= 200 && res.status <= 599 ? res.status : 500;
+      const isEventStream = (res.headers.get('content-type') ?? '').toLowerCase().startsWith('text/event-stream');
       if ((wantsStream || isEventStream) && res.body && !isNullBodyStatus(status)) {
         stats.streams++;
         const key = streamKey(v.record.keys.s2cKey, v.requestMac);
@@ -462,7 +482,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       }
       return sealResponse(v, status, headers, isNullBodyStatus(status) ? new Uint8Array(0) : body);
     } finally {
-      wipeKeys(v.record.keys);
+      cache.release(v.session);
     }
   }
 
@@ -524,12 +544,12 @@ export function createNenServer(options: NenServerOptions): NenServer {
           if (used) throw new Error('wrap() or fail() may be called once per request');
           used = true;
           const auth = authOf(verified.record, verified.requestMac);
-          wipeKeys(verified.record.keys);
+          cache.release(verified.session);
           return errorResponse(error, auth);
         },
       };
     } catch (e) {
-      if (v) wipeKeys(v.record.keys);
+      if (v) cache.release(v.session);
       const response = toResponse(e);
       const error = e instanceof Rejection ? e.error : e instanceof NenError ? e : nenError('ISO-9001');
       return { ok: false, response, error };
@@ -588,7 +608,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       clientKey: hello.ck ? Uint8Array.from(hello.ck) : null,
       clientId,
     };
-    const sidStr = toBase64url(sid);
+    const sidStr = b64(sid);
     const data = encodeRecord(record, sealKey);
     wipeKeys(keys);
     let created: boolean;
@@ -632,6 +652,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
         await store.delete(v.sidStr).catch((e: unknown) => {
           throw new Rejection(nenError('ISO-2005', { cause: e }), auth());
         });
+        cache.drop(v.sidStr);
         stats.terminations++;
         return sealResponse(v, 200, [], new Uint8Array(0));
       }
@@ -679,11 +700,13 @@ export function createNenServer(options: NenServerOptions): NenServer {
         wipe(data);
       }
       if (!replaced) reject('ISO-2007', auth());
+      // The old keys go as soon as this answer (sealed under them) is built.
+      cache.drop(v.sidStr);
       if (route === 'rekey') stats.rekeys++;
       else stats.rotations++;
       return sealResponse(v, 200, cbor, answer);
     } finally {
-      wipeKeys(v.record.keys);
+      cache.release(v.session);
     }
   }
 
@@ -738,6 +761,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
     keyConfig: () => currentConfig().config,
     getStats: () => ({ ...stats, rejected: { ...stats.rejected } }),
     async close() {
+      cache.clear();
       if (ownsStore) await store.close();
     },
   };

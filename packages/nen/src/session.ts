@@ -1,10 +1,10 @@
 // Server-side session records and their canonical encoding for the store (nen.md section 5).
 // Records hold secret keys; with `sessionEncryptionKey` they are sealed (AES-256-GCM, AAD = label
 // and session id) before they leave the process, which matters for shared stores (Redis, Upstash).
-import { aes256gcm, concatBytes, decode, encode, randomBytes, utf8, wipe } from '@yak/crypto';
+import { type Aead, aes256gcm, chacha20poly1305, concatBytes, constantTimeEqual, decode, encode, randomBytes, utf8, wipe } from '@yak/crypto';
 import { KEY_BYTES, LABEL, SID_BYTES } from './constants.js';
 import { NenServiceError } from './errors.js';
-import type { SessionKeys } from './handshake.js';
+import { type SessionKeys, wipeKeys } from './handshake.js';
 
 export interface SessionRecord {
   sid: Uint8Array;
@@ -85,4 +85,102 @@ export function decodeRecord(sid: Uint8Array, data: Uint8Array, sealKey?: Uint8A
     clientKey: (o.ck as Uint8Array | null) ?? null,
     clientId: (o.cid as string | null) ?? null,
   };
+}
+
+/** A decoded session held in memory with its prepared AEADs, shared by the requests in flight. */
+export interface CachedSession {
+  /** The stored bytes it was decoded from: a hit needs exactly these bytes in the store. */
+  readonly data: Uint8Array;
+  readonly record: SessionRecord;
+  /** AEADs with the key prepared once (c2s opens requests, s2c seals responses). */
+  readonly c2s: Aead;
+  readonly s2c: Aead;
+}
+
+interface CacheEntry extends CachedSession {
+  users: number;
+  dead: boolean;
+}
+
+/**
+ * Bounded LRU of decoded sessions (nen.md section 5, "Server state"). Decoding a record and
+ * preparing its keys on every request cost more than the request's own cryptography. The store
+ * stays the authority: every request still reads it, and an entry is used only when the stored
+ * generation and bytes are identical, so a rekey, rotation or termination on any instance is
+ * seen at once. An entry's keys are wiped when it is evicted or replaced and no request in
+ * flight still uses it.
+ */
+export class SessionCache {
+  readonly #entries = new Map<string, CacheEntry>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError('session cache size must be a positive integer');
+    this.#max = max;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Acquire the entry decoded from exactly `data`; a stale entry is dropped. Call release() after. */
+  acquire(sid: string, gen: number, data: Uint8Array): CachedSession | undefined {
+    const e = this.#entries.get(sid);
+    if (!e) return undefined;
+    if (e.record.gen !== gen || !constantTimeEqual(e.data, data)) {
+      this.drop(sid);
+      return undefined;
+    }
+    // Re-insert: Map order is the LRU order used for eviction.
+    this.#entries.delete(sid);
+    this.#entries.set(sid, e);
+    e.users++;
+    return e;
+  }
+
+  /** Insert a freshly decoded record (taking over its keys), acquired once. */
+  insert(sid: string, data: Uint8Array, record: SessionRecord): CachedSession {
+    this.drop(sid);
+    while (this.#entries.size >= this.#max) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.drop(oldest);
+    }
+    const e: CacheEntry = {
+      // A copy: some stores hand out their own buffer, and destroy() zeroes this one.
+      data: Uint8Array.from(data),
+      record,
+      c2s: chacha20poly1305(record.keys.c2sKey),
+      s2c: chacha20poly1305(record.keys.s2cKey),
+      users: 1,
+      dead: false,
+    };
+    this.#entries.set(sid, e);
+    return e;
+  }
+
+  release(s: CachedSession): void {
+    const e = s as CacheEntry;
+    e.users--;
+    if (e.dead && e.users <= 0) destroy(e);
+  }
+
+  /** Forget a session (replaced, terminated or evicted); its keys are wiped once unused. */
+  drop(sid: string): void {
+    const e = this.#entries.get(sid);
+    if (!e) return;
+    this.#entries.delete(sid);
+    e.dead = true;
+    if (e.users <= 0) destroy(e);
+  }
+
+  clear(): void {
+    for (const sid of [...this.#entries.keys()]) this.drop(sid);
+  }
+}
+
+function destroy(e: CacheEntry): void {
+  wipeKeys(e.record.keys);
+  e.c2s.destroy();
+  e.s2c.destroy();
+  e.data.fill(0);
 }
