@@ -104,29 +104,30 @@ export function bodyLength(payloadLength: number, signed: boolean): number {
   return BODY_HEADER + (signed ? SIG_BYTES : 0) + payloadLength;
 }
 
+function writeBodyHead(w: Writer, b: Omit<MessageBody, 'payload'>, prefix: number): Writer {
+  const sig = b.signature;
+  for (let i = 0; i < prefix; i++) w.u8(0);
+  w.u53(b.timestamp)
+    .u8(b.type)
+    .u16(sig ? sig.length : 0);
+  if (sig) w.raw(sig);
+  return w;
+}
+
 /**
  * The bytes of a body before its payload (timestamp, payload type, signature), after `prefix`
  * bytes of space for a kind byte. Sealed together with the payload as separate AEAD parts, so the
  * payload is never copied into a plaintext buffer (section 5.3).
  */
 export function encodeBodyHead(b: Omit<MessageBody, 'payload'>, prefix: number): Uint8Array {
-  const sig = b.signature;
-  const w = new Writer(prefix + BODY_HEADER + (sig ? sig.length : 0));
-  for (let i = 0; i < prefix; i++) w.u8(0);
-  w.u53(b.timestamp)
-    .u8(b.type)
-    .u16(sig ? sig.length : 0);
-  if (sig) w.raw(sig);
-  return w.finish();
+  const n = prefix + BODY_HEADER + (b.signature ? b.signature.length : 0);
+  return writeBodyHead(new Writer(n), b, prefix).finish();
 }
 
 /** A whole body in one buffer, after `prefix` bytes of space (batched small messages). */
 export function encodeBody(b: MessageBody, prefix: number): Uint8Array {
-  const head = encodeBodyHead(b, prefix);
-  const out = new Uint8Array(head.length + b.payload.length);
-  out.set(head, 0);
-  out.set(b.payload, head.length);
-  return out;
+  const n = prefix + bodyLength(b.payload.length, b.signature !== undefined);
+  return writeBodyHead(new Writer(n), b, prefix).raw(b.payload).finish();
 }
 
 export function decodeBody(bytes: Uint8Array): MessageBody {
