@@ -14,6 +14,7 @@ import {
   wipe,
 } from '@yak/crypto';
 import {
+  AEAD_NONCE_BYTES,
   CLIENT_NONCE_BYTES,
   CLIENT_TIMEOUT_MS,
   DEFAULT_BASE_PATH,
@@ -58,6 +59,7 @@ import {
   envelopeHeaders,
   errorMacInput,
   HEADER,
+  nonceBytes,
   payloadInHeader,
   type RequestEnvelope,
   requestAad,
@@ -559,9 +561,9 @@ export class NenClient {
   ): Promise<{ res: Response; mac: Uint8Array }> {
     const t = this.#now();
     const timestamp = Math.round(t + this.#offset);
-    const nonce = randomBytes(REQUEST_NONCE_BYTES);
+    const nonce = nonceBytes(REQUEST_NONCE_BYTES);
     const fields = { sid: s.sid, method, target: requestTarget(url), timestamp, nonce };
-    const n = randomBytes(12);
+    const n = nonceBytes(AEAD_NONCE_BYTES);
     const plain = encodeRequestEnvelope(env);
     const ct = s.c2s.seal(n, plain, requestAad(fields));
     wipe(plain);

@@ -15,6 +15,7 @@ import {
   wipe,
 } from '@yak/crypto';
 import {
+  AEAD_NONCE_BYTES,
   DEFAULT_BASE_PATH,
   DEFAULT_KEY_CONFIG_PATH,
   KEY_BYTES,
@@ -58,16 +59,17 @@ import { type CachedSession, decodeRecord, encodeRecord, SessionCache, type Sess
 import { MemorySessionStore, type SessionStore } from './store.js';
 import { sealStream, streamKey } from './stream.js';
 import {
+  b64,
   decodeRequestEnvelope,
   decodeSealedBody,
   decodeSealedHeader,
   encodeErrorBody,
   encodeResponseEnvelope,
-  b64,
   encodeSealedBody,
   envelopeHeaders,
   errorMacInput,
   HEADER,
+  nonceBytes,
   payloadInHeader,
   type RequestEnvelope,
   requestAad,
@@ -444,7 +446,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
 
   /** Encrypt a buffered envelope answering request `v`. */
   function sealResponse(v: Verified, status: number, headers: Array<[string, string]>, body: Uint8Array): Response {
-    const n = randomBytes(12);
+    const n = nonceBytes(AEAD_NONCE_BYTES);
     const plain = encodeResponseEnvelope({ status, headers, body });
     const ct = v.session.s2c.seal(n, plain, responseAad(v.record.sid, v.requestMac));
     wipe(plain);

@@ -1,7 +1,7 @@
 // Wire formats shared by the client and the server (nen.md sections 5-6). Everything MACed or
 // used as AAD is canonical CBOR (SPEC section 2, "Encoding"); the HTTP body keeps the seed's
 // JSON shape `{ ct, n }` with base64url strings. Portable: no Node-only APIs here.
-import { encode, fromBase64url, sha256, toBase64url, utf8 } from '@yak/crypto';
+import { encode, fromBase64url, randomBytes, sha256, toBase64url, utf8 } from '@yak/crypto';
 import { AEAD_NONCE_BYTES, LABEL } from './constants.js';
 import { type NenErrorCode, nenError } from './errors.js';
 
@@ -65,8 +65,11 @@ function fail(code: NenErrorCode, message?: string): never {
 // for kilobyte bodies. The decoder stays strict: alphabet, length and zero trailing bits are
 // checked first, so each byte string has exactly one encoding (SPEC section 2, "Encoding").
 interface NodeBufferLike {
-  from(data: ArrayBufferLike, offset: number, length: number): { toString(enc: 'base64url'): string };
-  from(data: string, enc: 'base64url'): Uint8Array;
+  from(
+    data: ArrayBufferLike,
+    offset: number,
+    length: number,
+  ): { toString(enc: 'base64url'): string; write(s: string, offset: number, length: number, enc: 'base64url'): number };
 }
 const NodeBuffer = (globalThis as { Buffer?: NodeBufferLike }).Buffer;
 const hasAtob = typeof globalThis.btoa === 'function' && typeof globalThis.atob === 'function';
@@ -98,8 +101,14 @@ function checkB64(s: string): void {
 
 function fromB64(s: string): Uint8Array {
   checkB64(s);
-  // Copy out of Node's shared allocation pool, so callers own what they get.
-  if (NodeBuffer) return Uint8Array.from(NodeBuffer.from(s, 'base64url'));
+  if (NodeBuffer) {
+    // Decoded straight into a buffer of the exact size (checkB64 made the length canonical), so
+    // the caller owns it: no copy out of Node's shared pool.
+    const n = Math.floor((s.length * 3) / 4);
+    const out = new Uint8Array(n);
+    if (n > 0 && NodeBuffer.from(out.buffer, 0, n).write(s, 0, n, 'base64url') !== n) throw new RangeError('invalid base64url');
+    return out;
+  }
   return hasAtob ? atobBytes(s) : fromBase64url(s);
 }
 
@@ -155,11 +164,28 @@ export function encodeSealedBody(p: SealedPayload): string {
   return `{"ct":"${b64(p.ct)}","n":"${b64(p.n)}"}`;
 }
 
+const SEALED_HEAD = '{"ct":"';
+const SEALED_MID = '","n":"';
+
 /** Parse `{ ct, n }`; malformed input raises ISO-4002. */
 export function decodeSealedBody(text: string): SealedPayload {
+  // The exact form encodeSealedBody writes is split without JSON.parse; when both parts are plain
+  // base64url this is the same result JSON.parse would give. Anything else takes the general path.
+  if (text.startsWith(SEALED_HEAD) && text.endsWith('"}')) {
+    const mid = text.indexOf(SEALED_MID, SEALED_HEAD.length);
+    if (mid > 0) {
+      const ct = text.slice(SEALED_HEAD.length, mid);
+      const n = text.slice(mid + SEALED_MID.length, text.length - 2);
+      if (B64URL_RE.test(ct) && B64URL_RE.test(n)) return sealedPayload(ct, n);
+    }
+  }
   const o = parseJsonObject(text, ['ct', 'n'], 'ISO-4002');
-  const n = unb64(o.n, 'ISO-4002', AEAD_NONCE_BYTES, 'n');
-  const ct = unb64(o.ct, 'ISO-4002', undefined, 'ct');
+  return sealedPayload(o.ct, o.n);
+}
+
+function sealedPayload(ctText: unknown, nText: unknown): SealedPayload {
+  const n = unb64(nText, 'ISO-4002', AEAD_NONCE_BYTES, 'n');
+  const ct = unb64(ctText, 'ISO-4002', undefined, 'ct');
   if (ct.length < 16) fail('ISO-4002', 'ct shorter than the AEAD tag');
   return { n, ct };
 }
@@ -191,26 +217,110 @@ export interface RequestMacFields {
 }
 
 /**
+ * Canonical CBOR of a flat array of ASCII strings, byte strings and non-negative safe integers:
+ * byte for byte what `encode` of @yak/crypto produces (shortest heads, RFC 8949 section 4.2.1),
+ * without its general machinery, for the MAC and AAD inputs built on every message. Any other
+ * value goes to `encode` itself.
+ */
+export function encodeFlat(items: ReadonlyArray<string | Uint8Array | number>): Uint8Array {
+  let size = 1;
+  for (const it of items) {
+    if (typeof it === 'string') {
+      for (let i = 0; i < it.length; i++) if (it.charCodeAt(i) > 0x7f) return encode(items as Array<string | Uint8Array | number>);
+      size += 9 + it.length;
+    } else if (it instanceof Uint8Array) size += 9 + it.length;
+    else if (Number.isSafeInteger(it) && it >= 0) size += 9;
+    else return encode(items as Array<string | Uint8Array | number>);
+  }
+  if (items.length >= 24) return encode(items as Array<string | Uint8Array | number>);
+  const out = new Uint8Array(size);
+  out[0] = 0x80 | items.length;
+  let o = 1;
+  const head = (major: number, n: number) => {
+    const m = major << 5;
+    if (n < 24) out[o++] = m | n;
+    else if (n < 0x100) {
+      out[o++] = m | 24;
+      out[o++] = n;
+    } else if (n < 0x10000) {
+      out[o++] = m | 25;
+      out[o++] = n >>> 8;
+      out[o++] = n & 0xff;
+    } else if (n < 0x100000000) {
+      out[o++] = m | 26;
+      out[o++] = n >>> 24;
+      out[o++] = (n >>> 16) & 0xff;
+      out[o++] = (n >>> 8) & 0xff;
+      out[o++] = n & 0xff;
+    } else {
+      out[o++] = m | 27;
+      const hi = Math.floor(n / 0x100000000);
+      const lo = n >>> 0;
+      out[o++] = hi >>> 24;
+      out[o++] = (hi >>> 16) & 0xff;
+      out[o++] = (hi >>> 8) & 0xff;
+      out[o++] = hi & 0xff;
+      out[o++] = lo >>> 24;
+      out[o++] = (lo >>> 16) & 0xff;
+      out[o++] = (lo >>> 8) & 0xff;
+      out[o++] = lo & 0xff;
+    }
+  };
+  for (const it of items) {
+    if (typeof it === 'number') head(0, it);
+    else if (typeof it === 'string') {
+      head(3, it.length);
+      for (let i = 0; i < it.length; i++) out[o++] = it.charCodeAt(i);
+    } else {
+      head(2, it.length);
+      out.set(it, o);
+      o += it.length;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+// Nonces are public values, so they are drawn from a pool filled by the system RNG in 4 KiB
+// steps: one RNG call per ~150 messages instead of two or three per message.
+const POOL_BYTES = 4096;
+let pool: Uint8Array = new Uint8Array(0);
+let poolAt = 0;
+
+/** `n` fresh random bytes for a public nonce (never for keys). */
+export function nonceBytes(n: number): Uint8Array {
+  if (n > POOL_BYTES) return randomBytes(n);
+  if (poolAt + n > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolAt = 0;
+  }
+  const out = pool.slice(poolAt, poolAt + n);
+  // Each byte is handed out once.
+  pool.fill(0, poolAt, poolAt + n);
+  poolAt += n;
+  return out;
+}
+
+/**
  * MAC input: CBOR [label, sid, method, target, timestamp, nonce, SHA-256(payload)]. Unlike the
  * seed's `METHOD\nPATH\nTIMESTAMP\nNONCE`, it covers the query, the session and the body.
  */
 export function requestMacInput(f: RequestMacFields): Uint8Array {
-  return encode([LABEL.request, f.sid, f.method, f.target, f.timestamp, f.nonce, sha256(f.payload)]);
+  return encodeFlat([LABEL.request, f.sid, f.method, f.target, f.timestamp, f.nonce, sha256(f.payload)]);
 }
 
 /** AAD of a request envelope: binds the ciphertext to the request line and headers too. */
 export function requestAad(f: Omit<RequestMacFields, 'payload'>): Uint8Array {
-  return encode([LABEL.requestBody, f.sid, f.method, f.target, f.timestamp, f.nonce]);
+  return encodeFlat([LABEL.requestBody, f.sid, f.method, f.target, f.timestamp, f.nonce]);
 }
 
 /** AAD of a response: bound to the request's MAC, so it answers exactly one request. */
 export function responseAad(sid: Uint8Array, requestMac: Uint8Array): Uint8Array {
-  return encode([LABEL.response, sid, requestMac]);
+  return encodeFlat([LABEL.response, sid, requestMac]);
 }
 
 /** MAC input of an error response (nen.md section 8). */
 export function errorMacInput(sid: Uint8Array, requestMac: Uint8Array, status: number, code: string): Uint8Array {
-  return encode([LABEL.error, sid, requestMac, status, code]);
+  return encodeFlat([LABEL.error, sid, requestMac, status, code]);
 }
 
 /** Inner request: application headers and body, encrypted together. */
