@@ -45,6 +45,7 @@ import {
 import { deriveRekeyKeys, deriveSessionKeys, nonceFor, transcriptHash } from './handshake.js';
 import {
   type AnnexPayload,
+  BatchPlaintext,
   bodyLength,
   CloseReason,
   chunkParts,
@@ -52,11 +53,10 @@ import {
   decodeBody,
   decodeChunk,
   decodePayload,
-  encodeBatch,
-  encodeBody,
   encodeBodyHead,
   encodePayload,
   InnerKind,
+  type MessageBody,
   RekeyPhase,
 } from './payload.js';
 import { type AnnexProof, PROOF_CONTEXT, proofMessage } from './proof.js';
@@ -251,8 +251,7 @@ const BATCH_SMALL_BODY = 16 * 1024;
 /** A batch is sealed once it holds this much (chosen: the link layer's batch size). */
 const BATCH_BYTES = 64 * 1024;
 const MAX_FLUSH_DELAY_MS = 50;
-/** Plaintext part in front of a lone batched body (section 5.2); only ever read. */
-const DATA_KIND = Uint8Array.of(InnerKind.DATA);
+
 /** Largest envelope accepted from the mesh: the biggest chunk plus headers and a finishing ct. */
 const MAX_ENVELOPE_BYTES = WIRE.maxChunkBytes + 64 * 1024;
 
@@ -396,7 +395,9 @@ export class Annex {
     const encoded = encodePayload(payload, this.#o.maxPayloadBytes);
     const deadline = this.#clock.now() + timeoutMs;
     for (let attempt = 0; ; attempt++) {
-      const s = await this.#ensureSession(remoteNodeId, opts.signal, Math.max(1, deadline - this.#clock.now()));
+      // An established channel is used in this task, without a microtask hop through the opener.
+      const cur = this.#sessions.get(remoteNodeId);
+      const s = this.#usable(cur) ? cur : await this.#ensureSession(remoteNodeId, opts.signal, Math.max(1, deadline - this.#clock.now()));
       // The session can close between the handshake and this task; open again once.
       if (s.closed || s.stale || s.retiredUntil !== undefined) {
         if (attempt < 1) continue;
@@ -1023,7 +1024,7 @@ export class Annex {
       b.signature = this.identity.sign(msg, PROOF_CONTEXT);
     }
     const bodyLen = bodyLength(encoded.bytes.length, s.signed);
-    if (bodyLen <= BATCH_SMALL_BODY) return this.#sendBatched(s, encodeBody(b, 0), signal, deadline, now);
+    if (bodyLen <= BATCH_SMALL_BODY) return this.#sendBatched(s, b, bodyLen, signal, deadline, now);
     // Anything queued in a batch goes first, so envelopes keep the order of the send calls.
     this.#flushBatch(s);
     // Larger payloads are sealed straight from the caller's buffer, as a part after the body head:
@@ -1078,11 +1079,18 @@ export class Annex {
    * sealed at the end of the current microtask, or earlier when it fills up or when any other
    * envelope of the session is sealed.
    */
-  async #sendBatched(s: Session, body: Uint8Array, signal: AbortSignal | undefined, deadline: number, now: number): Promise<SendResult> {
-    if (s.batch && s.batch.bytes + 4 + body.length > BATCH_BYTES) this.#flushBatch(s);
+  async #sendBatched(
+    s: Session,
+    body: MessageBody,
+    bodyLen: number,
+    signal: AbortSignal | undefined,
+    deadline: number,
+    now: number,
+  ): Promise<SendResult> {
+    if (s.batch && !s.batch.plaintext.fits(bodyLen)) this.#flushBatch(s);
     let batch = s.batch;
     if (!batch) {
-      const created = { bodies: [] as Uint8Array[], bytes: 3, waiters: [] as ((r: number | Error) => void)[], deadline };
+      const created = { plaintext: new BatchPlaintext(bodyLen, BATCH_BYTES), waiters: [] as ((r: number | Error) => void)[], deadline };
       batch = created;
       s.batch = created;
       queueMicrotask(() => {
@@ -1092,8 +1100,7 @@ export class Annex {
     const result = new Promise<number>((resolve, reject) => {
       (batch as NonNullable<typeof batch>).waiters.push((r) => (typeof r === 'number' ? resolve(r) : reject(r)));
     });
-    batch.bodies.push(body);
-    batch.bytes += 4 + body.length;
+    batch.plaintext.add(body);
     batch.deadline = Math.min(batch.deadline, deadline);
     this.#stats.messagesEncrypted++;
     s.messageCount++;
@@ -1112,16 +1119,15 @@ export class Annex {
       for (const w of batch.waiters) w(r);
     };
     if (s.closed) return settle(new ChannelClosedError('channel closed'));
-    const parts = batch.bodies.length === 1 ? [DATA_KIND, batch.bodies[0] as Uint8Array] : [encodeBatch(batch.bodies)];
     let env: Uint8Array;
     try {
-      env = this.#seal(s, TypeByte.ENCRYPTED, parts);
+      env = this.#seal(s, TypeByte.ENCRYPTED, batch.plaintext.parts());
     } catch (e) {
       return settle(e as Error);
     }
     const seq = s.nextSeq - 1;
     // Rekeying counts messages (seed 000: every 10,000 messages), not envelopes.
-    s.sentInEpoch += batch.bodies.length - 1;
+    s.sentInEpoch += batch.plaintext.count - 1;
     this.#queue(s, env, (err) => settle(err ?? seq), batch.deadline);
     this.#maybeRekey(s);
   }

@@ -206,6 +206,56 @@ export function encodeBatch(bodies: Uint8Array[]): Uint8Array {
   return w.finish();
 }
 
+/**
+ * The plaintext of the envelope that carries small messages sent in one tick (section 5.2), built
+ * in place: each body is written once, straight after its length, into one growing buffer. With
+ * one body it is sealed as DATA, with several as BATCH (same bytes as {@link encodeBatch}).
+ */
+export class BatchPlaintext {
+  #buf: Uint8Array;
+  /** Bytes used, kind and count included. */
+  bytes = 3;
+  count = 0;
+
+  constructor(
+    firstBody: number,
+    readonly max: number,
+  ) {
+    this.#buf = new Uint8Array(Math.min(max, Math.max(4096, 4 * (7 + firstBody))));
+  }
+
+  /** Whether a body of `bodyLen` bytes still fits under `max`. */
+  fits(bodyLen: number): boolean {
+    return this.bytes + 4 + bodyLen <= this.max;
+  }
+
+  add(b: MessageBody): void {
+    if (this.count === 0xffff) throw new RangeError('a batch holds at most 65535 bodies');
+    const len = bodyLength(b.payload.length, b.signature !== undefined);
+    const need = this.bytes + 4 + len;
+    if (need > this.#buf.length) {
+      const grown = new Uint8Array(Math.max(need, Math.min(this.max, 4 * this.#buf.length)));
+      grown.set(this.#buf.subarray(0, this.bytes));
+      this.#buf = grown;
+    }
+    const w = new Writer(4 + len, this.#buf.subarray(this.bytes, need));
+    writeBodyHead(w.u32(len), b, 0).raw(b.payload).finish();
+    this.bytes = need;
+    this.count++;
+  }
+
+  /** The plaintext as AEAD parts; valid until the next `add`. */
+  parts(): Uint8Array[] {
+    if (this.count === 1) return [DATA_KIND, this.#buf.subarray(7, this.bytes)];
+    this.#buf[0] = InnerKind.BATCH;
+    this.#buf[1] = this.count >>> 8;
+    this.#buf[2] = this.count & 0xff;
+    return [this.#buf.subarray(0, this.bytes)];
+  }
+}
+
+const DATA_KIND = Uint8Array.of(InnerKind.DATA);
+
 /** Parse a BATCH plaintext into views of its bodies; throws WireError when malformed. */
 export function decodeBatch(pt: Uint8Array): Uint8Array[] {
   const r = new Reader(pt);

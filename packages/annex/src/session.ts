@@ -3,6 +3,7 @@
 import { type Aead, aes256gcm, type IdentityRecord, type KeyPair, toHex, wipe } from '@yak/crypto';
 import { WIRE } from './constants.js';
 import type { SessionKeys } from './handshake.js';
+import type { BatchPlaintext } from './payload.js';
 
 /** Keys of one epoch. `send` is dropped when the epoch stops being the sending one. */
 export interface Epoch {
@@ -51,7 +52,7 @@ export class Session {
   finishHash: string | undefined;
   confirmBytes: Uint8Array | undefined;
   /** Small messages waiting to be sealed together at the end of the tick (annex.md section 5.2). */
-  batch: { bodies: Uint8Array[]; bytes: number; waiters: ((r: number | Error) => void)[]; deadline: number } | undefined;
+  batch: { plaintext: BatchPlaintext; waiters: ((r: number | Error) => void)[]; deadline: number } | undefined;
   /** Envelopes waiting for a congested mesh link, in sequence order. */
   readonly queue: { bytes: Uint8Array; done?: (err?: Error) => void; deadline: number }[] = [];
   queuedBytes = 0;

@@ -14,6 +14,7 @@ import {
   PayloadTooLargeError,
 } from '../src/index.js';
 import {
+  BatchPlaintext,
   chunkParts,
   decodeBatch,
   decodeBody,
@@ -23,6 +24,7 @@ import {
   encodeBody,
   encodeBodyHead,
   encodePayload,
+  InnerKind,
   PayloadType,
   SIG_BYTES,
 } from '../src/payload.js';
@@ -271,6 +273,38 @@ describe('payload, body and chunk codecs', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('builds batch plaintexts in place, byte for byte as encodeBatch (or DATA for one body)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ payload: fc.uint8Array({ maxLength: 3000 }), signed: fc.boolean(), ts: fc.nat({ max: 2 ** 40 }) }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        (items) => {
+          const bodies = items.map((it) => ({
+            timestamp: it.ts,
+            type: PayloadType.BYTES,
+            payload: it.payload,
+            ...(it.signed ? { signature: new Uint8Array(SIG_BYTES).fill(3) } : {}),
+          }));
+          const first = (bodies[0] as (typeof bodies)[number]).payload.length;
+          const batch = new BatchPlaintext(first, 1 << 20);
+          for (const b of bodies) batch.add(b);
+          const encoded = bodies.map((b) => encodeBody(b, 0));
+          const pt = concatBytes(...batch.parts());
+          expect(batch.count).toBe(bodies.length);
+          expect(batch.bytes).toBe(3 + encoded.reduce((n, e) => n + 4 + e.length, 0));
+          if (bodies.length === 1) expect(pt).toEqual(concatBytes(Uint8Array.of(InnerKind.DATA), encoded[0] as Uint8Array));
+          else expect(pt).toEqual(encodeBatch(encoded));
+        },
+      ),
+      { numRuns: 100 },
+    );
+    const b = new BatchPlaintext(10, 100);
+    expect(b.fits(93)).toBe(true);
+    expect(b.fits(94)).toBe(false);
   });
 
   it('rejects malformed bodies and chunk headers', () => {
