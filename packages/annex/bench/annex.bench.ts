@@ -13,6 +13,8 @@
 //     this method is noisier and gains less parallelism than real peers would.
 //   At 64 KiB both methods also record ANNEX against a bare AES-256-GCM seal/open over `sendTo`,
 //   the cost floor of any end-to-end layer: ANNEX's distance to its goal is mostly that floor.
+// - CPU per message through the ANNEX layer alone (in-memory mesh) against a bare AES-256-GCM
+//   seal and open per message: ANNEX's own overhead above the AEAD.
 // - Channel open latency (p50) and open+close cycles per second against the mesh link handshake
 //   (first contact from a fresh client node, records already cached on both sides as they are for
 //   ANNEX after the first open).
@@ -345,6 +347,122 @@ function report(size: number, window: number, method: string, methodNote: string
   await xb.stop();
   await a.stop();
   await b.stop();
+}
+
+// ------------------------------------------------------------------ layer cost, no network
+
+/**
+ * ANNEX's own cost per message, without ws, link encryption or a second thread: two ANNEX
+ * instances joined by an in-memory mesh that copies each envelope once (as MeshNetwork does),
+ * against the same mesh carrying one bare AES-256-GCM seal and open per message. CPU time of this
+ * process per message, so other processes' load on the shared machine matters less than for the
+ * wall-clock throughput figures above.
+ */
+{
+  type Handler = (m: { payload: unknown }, peer: unknown, from: string) => void;
+  class MemoryMesh {
+    readonly handlers = new Set<Handler>();
+    peer: MemoryMesh | undefined;
+    constructor(readonly id: string) {}
+    sendTo(_to: string, bytes: Uint8Array): boolean {
+      const to = this.peer as MemoryMesh;
+      const copy = bytes.slice();
+      queueMicrotask(() => {
+        for (const h of to.handlers) h({ payload: copy }, undefined, this.id);
+      });
+      return true;
+    }
+    on(_e: 'message', h: Handler): this {
+      this.handlers.add(h);
+      return this;
+    }
+    off(_e: 'message', h: Handler): this {
+      this.handlers.delete(h);
+      return this;
+    }
+  }
+  const ma = new MemoryMesh(ia.nodeId);
+  const mb = new MemoryMesh(ib.nodeId);
+  ma.peer = mb;
+  mb.peer = ma;
+  const xa = new Annex({ identity: ia, mesh: ma });
+  const xb = new Annex({ identity: ib, mesh: mb });
+  await xa.openChannel(ib.nodeId);
+  const cpuPerMessage = async (count: number, send: () => void, on: (cb: () => void) => () => void): Promise<number> => {
+    let got = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((r) => {
+      done = r;
+    });
+    const off = on(() => {
+      if (++got === count) done();
+    });
+    const c0 = process.cpuUsage();
+    for (let i = 0; i < count; i++) send();
+    await finished;
+    const c = process.cpuUsage(c0);
+    off();
+    return (c.user + c.system) / count;
+  };
+  for (const [size, count] of [
+    [256, 20_000],
+    [64 * 1024, 400],
+  ] as const) {
+    const body = new Uint8Array(size).fill(0x77);
+    const k = aes256gcm(randomBytes(32));
+    const nonce = new Uint8Array(12);
+    const aad = new Uint8Array(34);
+    const annexRun = () =>
+      cpuPerMessage(
+        count,
+        () => void xa.send(ib.nodeId, body),
+        (cb) => {
+          const id = xb.onMessage(cb);
+          return () => xb.offMessage(id);
+        },
+      );
+    const bareRun = () =>
+      cpuPerMessage(
+        count,
+        () => ma.sendTo(ib.nodeId, k.seal(nonce, body, aad)),
+        (cb) => {
+          const h: Handler = (m) => {
+            k.open(nonce, m.payload as Uint8Array, aad);
+            cb();
+          };
+          mb.on('message', h);
+          return () => mb.off('message', h);
+        },
+      );
+    await annexRun();
+    await bareRun();
+    const ours: number[] = [];
+    const floor: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      if (i % 2 === 0) {
+        ours.push(await annexRun());
+        floor.push(await bareRun());
+      } else {
+        floor.push(await bareRun());
+        ours.push(await annexRun());
+      }
+      await tick();
+    }
+    k.destroy();
+    const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    record({
+      package: PKG,
+      name: `CPU per ${label} message through the ANNEX layer (send, seal, open, deliver), in-memory mesh`,
+      unit: 'us/msg',
+      value: median(ours),
+      baseline: 'one bare AES-256-GCM seal and open per message over the same in-memory mesh',
+      baselineValue: median(floor),
+      lowerIsBetter: true,
+      notes: 'no ws, link encryption or second thread: the layer cost that every throughput figure above contains',
+    });
+  }
+  await xa.stop();
+  await xb.stop();
 }
 
 // ------------------------------------------------------------------ channel open
