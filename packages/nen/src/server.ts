@@ -353,7 +353,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
    * payload size (4003), session lookup (2002/2005) and lifetime (2003/2004), MAC (3002),
    * timestamp window (3003), payload shape (4002), AEAD (4001), envelope (4004), replay (5001).
    */
-  async function verify(request: Request): Promise<Verified> {
+  async function verify(request: Request, parsedUrl?: URL): Promise<Verified> {
     const h = request.headers;
     const sigHeader = h.get(HEADER.signature);
     if (!sigHeader) reject('ISO-3001');
@@ -382,7 +382,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       mac = undefined;
     }
     const method = request.method.toUpperCase();
-    const url = new URL(request.url);
+    const url = parsedUrl ?? new URL(request.url);
     let payload: Uint8Array;
     if (payloadInHeader(method)) {
       const p = h.get(HEADER.payload) ?? '';
@@ -453,7 +453,13 @@ export function createNenServer(options: NenServerOptions): NenServer {
     // The outer status mirrors the inner one for logs and proxies; the client trusts only the
     // inner one. Statuses that cannot carry a body become 200.
     const outer = isNullBodyStatus(status) || (status >= 300 && status < 400) ? 200 : status;
-    return new Response(encodeSealedBody({ n, ct }), { status: outer, headers: { ...JSON_HEADERS, [HEADER.session]: v.sidStr } });
+    // The body is ASCII, so its length is known: declaring it spares HTTP/1.1 chunking and lets
+    // the client read the body in one piece.
+    const text = encodeSealedBody({ n, ct });
+    return new Response(text, {
+      status: outer,
+      headers: { ...JSON_HEADERS, 'content-length': String(text.length), [HEADER.session]: v.sidStr },
+    });
   }
 
   async function wrapFor(v: Verified, wantsStream: boolean, res: Response): Promise<Response> {
@@ -524,10 +530,10 @@ export function createNenServer(options: NenServerOptions): NenServer {
     return { request, context };
   }
 
-  async function unwrap(request: Request): Promise<NenUnwrapResult> {
+  async function unwrap(request: Request, parsedUrl?: URL): Promise<NenUnwrapResult> {
     let v: Verified | undefined;
     try {
-      v = await verify(request);
+      v = await verify(request, parsedUrl);
       const { request: req, context } = appRequest(v, request);
       stats.requests++;
       const verified = v;
@@ -740,13 +746,15 @@ export function createNenServer(options: NenServerOptions): NenServer {
 
   return {
     handle,
-    unwrap,
+    unwrap: (request: Request) => unwrap(request),
     isProtocolRequest,
     withNen(handler: NenHandler) {
       if (typeof handler !== 'function') throw new TypeError('handler must be a function');
       return async (request: Request): Promise<Response> => {
-        if (isProtocolRequest(request)) return handle(request);
-        const u = await unwrap(request);
+        // One URL parse serves the routing decision and the MAC check.
+        const url = new URL(request.url);
+        if (routeOf(url) !== undefined || url.pathname.startsWith(basePath)) return handle(request);
+        const u = await unwrap(request, url);
         if (!u.ok) return u.response;
         let res: Response;
         try {
