@@ -1,7 +1,18 @@
 // Server-side session records and their canonical encoding for the store (nen.md section 5).
 // Records hold secret keys; with `sessionEncryptionKey` they are sealed (AES-256-GCM, AAD = label
 // and session id) before they leave the process, which matters for shared stores (Redis, Upstash).
-import { type Aead, aes256gcm, chacha20poly1305, concatBytes, constantTimeEqual, decode, encode, randomBytes, utf8, wipe } from '@yak/crypto';
+import {
+  type Aead,
+  aes256gcm,
+  chacha20poly1305,
+  concatBytes,
+  constantTimeEqual,
+  decode,
+  encode,
+  randomBytes,
+  utf8,
+  wipe,
+} from '@yak/crypto';
 import { KEY_BYTES, LABEL, SID_BYTES } from './constants.js';
 import { NenServiceError } from './errors.js';
 import { type SessionKeys, wipeKeys } from './handshake.js';
