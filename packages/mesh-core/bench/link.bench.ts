@@ -5,8 +5,13 @@
 //   (fresh identities on both sides, so records are verified with ML-DSA as a stranger would),
 //   against a SIGMA-style baseline with the same hybrid ephemeral exchange that signs and verifies
 //   the transcript with ML-DSA-65 on both sides.
-// - Link throughput against plaintext `ws` with the same message sizes and ws settings.
+// - Link throughput against plaintext `ws` with the same message sizes and ws settings. The
+//   receiving end of both runs in a child process (bench/link-receiver.ts), so sender and
+//   receiver each have a core, as real peers do; the sender is this process in both cases.
 // - Memory per idle link (RSS delta / links) at 210 links, against plaintext ws connections.
+//
+// YAK_LINK_BENCH=handshake,throughput,memory selects sections (default: all).
+import { type ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -14,17 +19,10 @@ import { concatBytes, decodeIdentityRecord, encodeIdentityRecord, hkdf, hybridKe
 import { WebSocket, WebSocketServer } from 'ws';
 import { median, percentile, record } from '../../../tools/bench/harness.js';
 import { MeshNetwork, type TransportConnection, WsTransport } from '../src/index.js';
+import { BENCH_KIND, HOST, OPEN, type ReceiverMessage, WS_OPTS } from './link-common.js';
 
 const PKG = '@yak/mesh-core';
-const HOST = '127.0.0.1';
-// Benchmarks measure the protocol, not the abuse limits: every node shares 127.0.0.1.
-const OPEN = {
-  rateLimiter: { maxConnectionsPerMinute: 1e9, maxHandshakesPerMinute: 1e9, maxMessagesPerSecond: 1e9, maxGossipPerSecond: 1e9 },
-  maxHandshakesPerIp: 1000,
-  maxConcurrentHandshakes: 1000,
-  subnetDiversity: false as const,
-  gossip: false as const,
-};
+const SECTIONS = new Set((process.env.YAK_LINK_BENCH ?? 'handshake,throughput,memory').split(','));
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
 // ------------------------------------------------------------------ baseline handshake
@@ -185,7 +183,7 @@ async function firstBaseline(pairs: [NodeIdentity, NodeIdentity][]): Promise<num
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const rate = (xs: number[]) => (xs.length * 1000) / sum(xs);
 
-{
+if (SECTIONS.has('handshake')) {
   // Warm up the JIT on both paths.
   await knownMesh(10);
   await knownBaseline(10);
@@ -230,7 +228,7 @@ const rate = (xs: number[]) => (xs.length * 1000) / sum(xs);
   });
 }
 
-{
+if (SECTIONS.has('handshake')) {
   const n = 24;
   const pairsA = Array.from({ length: n }, () => gen(2) as [NodeIdentity, NodeIdentity]);
   const pairsB = Array.from({ length: n }, () => gen(2) as [NodeIdentity, NodeIdentity]);
@@ -262,116 +260,120 @@ const rate = (xs: number[]) => (xs.length * 1000) / sum(xs);
 
 // ------------------------------------------------------------------ throughput
 
-const BUFFER_LIMIT = 8 * 1024 * 1024;
+const BUFFER_LIMIT = 8 * 1024 * 1024; // the link's send queue limit (LINK.maxBufferedBytes)
 
-/** Send `count` messages of `size` bytes through the mesh link; resolves with seconds elapsed. */
-async function meshThroughput(a: MeshNetwork, b: MeshNetwork, size: number, count: number): Promise<number> {
-  let got = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((r) => {
-    done = r;
-  });
-  const off = b.onFrame(0x50, () => {
-    if (++got === count) done();
-  });
+/** A receiver process (bench/link-receiver.ts) and the first thing it reported. */
+async function receiver(mode: 'mesh' | 'ws') {
+  const child: ChildProcess = fork(new URL('./link-receiver.ts', import.meta.url), [mode], { execArgv: process.execArgv });
+  const waitFor = <K extends string>(key: K) =>
+    new Promise<Extract<ReceiverMessage, Record<K, unknown>>>((resolve, reject) => {
+      const onMsg = (m: ReceiverMessage) => {
+        if (key in m) {
+          child.off('message', onMsg);
+          child.off('exit', onExit);
+          resolve(m as Extract<ReceiverMessage, Record<K, unknown>>);
+        }
+      };
+      const onExit = (code: number) => reject(new Error(`receiver exited (${code})`));
+      child.on('message', onMsg);
+      child.once('exit', onExit);
+    });
+  const info = await waitFor(mode === 'mesh' ? 'endpoint' : 'port');
+  return {
+    info,
+    /** Arm a count of `n` messages; then `done` settles when the last one arrived. */
+    async arm(n: number): Promise<{ done: Promise<unknown> }> {
+      const armed = waitFor('armed');
+      child.send({ target: n });
+      await armed;
+      return { done: waitFor('done') };
+    },
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.disconnect();
+      }),
+  };
+}
+type Receiver = Awaited<ReturnType<typeof receiver>>;
+
+/**
+ * Send `count` messages of `size` bytes; seconds from the first send until the receiver process
+ * counted the last one. `trySend` returns false when the sender's queue is over its limit.
+ */
+async function run(rx: Receiver, trySend: (body: Uint8Array) => boolean, size: number, count: number): Promise<number> {
+  const finished = await rx.arm(count);
   const body = new Uint8Array(size).fill(0x5a);
   const t0 = performance.now();
   for (let sent = 0; sent < count; ) {
-    if (a.send(b.localId, 0x50, body)) sent++;
+    if (trySend(body)) sent++;
     else await tick();
   }
-  await finished;
-  const s = (performance.now() - t0) / 1000;
-  off();
-  return s;
-}
-
-/** The same over plaintext ws with the same settings (no compression, same maxPayload). */
-async function wsThroughput(client: WebSocket, server: { onCount: (n: number, cb: () => void) => void }, size: number, count: number) {
-  const finished = new Promise<void>((r) => server.onCount(count, r));
-  const body = new Uint8Array(size).fill(0x5a);
-  const t0 = performance.now();
-  for (let sent = 0; sent < count; ) {
-    if (client.bufferedAmount <= BUFFER_LIMIT) {
-      client.send(body, { binary: true });
-      sent++;
-    } else await tick();
-  }
-  await finished;
+  await finished.done;
   return (performance.now() - t0) / 1000;
 }
 
-{
-  const [ia, ib] = gen(2) as [NodeIdentity, NodeIdentity];
-  const a = await meshNode(ia, { noListen: true });
-  const b = await meshNode(ib);
-  await a.connect(b.getPublicEndpoint() as string, { reconnect: false });
-  while (!b.isConnectedTo(ia.nodeId)) await tick();
+if (SECTIONS.has('throughput')) {
+  const meshRx = await receiver('mesh');
+  const wsRx = await receiver('ws');
+  const a = await meshNode(NodeIdentity.generate(), { noListen: true });
+  const { endpoint, nodeId } = meshRx.info as { endpoint: string; nodeId: string };
+  await a.connect(endpoint, { reconnect: false });
+  const meshSend = (body: Uint8Array) => a.send(nodeId, BENCH_KIND, body);
 
-  const wss = new WebSocketServer({ host: HOST, port: 0, perMessageDeflate: false, maxPayload: 512 * 1024 + 64, skipUTF8Validation: true });
-  await new Promise((r) => wss.once('listening', r));
-  let target = 0;
-  let count = 0;
-  let cb: (() => void) | undefined;
-  wss.on('connection', (ws) => {
-    ws.on('message', () => {
-      if (++count === target) cb?.();
-    });
-  });
-  const server = {
-    onCount: (n: number, f: () => void) => {
-      count = 0;
-      target = n;
-      cb = f;
-    },
-  };
-  const port = (wss.address() as { port: number }).port;
-  const wsOpts = { perMessageDeflate: false, maxPayload: 512 * 1024 + 64, skipUTF8Validation: true };
+  const url = `ws://${HOST}:${(wsRx.info as { port: number }).port}`;
   // Plain ws as shipped (random client masks), and with the zero mask the link transport uses.
-  const client = new WebSocket(`ws://${HOST}:${port}`, wsOpts);
-  const clientZero = new WebSocket(`ws://${HOST}:${port}`, { ...wsOpts, generateMask: (m: Uint8Array) => m.fill(0) });
+  const client = new WebSocket(url, WS_OPTS);
+  const clientZero = new WebSocket(url, { ...WS_OPTS, generateMask: (m: Uint8Array) => m.fill(0) });
   await Promise.all([new Promise((r) => client.once('open', r)), new Promise((r) => clientZero.once('open', r))]);
+  const wsSend = (c: WebSocket) => (body: Uint8Array) => {
+    if (c.bufferedAmount > BUFFER_LIMIT) return false;
+    c.send(body, { binary: true });
+    return true;
+  };
 
   for (const [size, count, unit] of [
-    [64 * 1024, 1500, 'MB/s'],
-    [256, 100_000, 'msgs/s'],
+    [64 * 1024, 3000, 'MB/s'],
+    [256, 150_000, 'msgs/s'],
   ] as const) {
-    await meshThroughput(a, b, size, count / 5);
-    await wsThroughput(client, server, size, count / 5);
-    await wsThroughput(clientZero, server, size, count / 5);
+    await run(meshRx, meshSend, size, count / 5);
+    await run(wsRx, wsSend(client), size, count / 5);
+    await run(wsRx, wsSend(clientZero), size, count / 5);
     const ours: number[] = [];
     const base: number[] = [];
     const baseZero: number[] = [];
     for (let round = 0; round < 5; round++) {
-      ours.push(await meshThroughput(a, b, size, count));
-      base.push(await wsThroughput(client, server, size, count));
-      baseZero.push(await wsThroughput(clientZero, server, size, count));
+      ours.push(await run(meshRx, meshSend, size, count));
+      base.push(await run(wsRx, wsSend(client), size, count));
+      baseZero.push(await run(wsRx, wsSend(clientZero), size, count));
     }
     const toUnit = (s: number) => (unit === 'MB/s' ? (size * count) / s / 1e6 : count / s);
     const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
+    const spread = (xs: number[]) => `rounds ${xs.map((s) => toUnit(s).toFixed(0)).join('/')}`;
     record({
       package: PKG,
       name: `link throughput, ${label} messages, loopback ws, vs same ws settings`,
       unit,
       value: toUnit(median(ours)),
-      baseline: 'plaintext ws, same sizes and settings incl. zero client mask (no bufferutil)',
+      baseline: 'plaintext ws, same sizes and settings incl. zero client mask (no bufferutil); receiver in its own process for both',
       baselineValue: toUnit(median(baseZero)),
       goal: size >= 1024 ? '>= 0.75' : '>= 0.5',
+      notes: `ours ${spread(ours)}; baseline ${spread(baseZero)}`,
     });
     record({
       package: PKG,
       name: `link throughput, ${label} messages, loopback ws, vs default ws`,
       unit,
       value: toUnit(median(ours)),
-      baseline: 'plaintext ws with default (random) client masks (no bufferutil)',
+      baseline: 'plaintext ws with default (random) client masks (no bufferutil); receiver in its own process for both',
       baselineValue: toUnit(median(base)),
+      notes: `baseline ${spread(base)}`,
     });
   }
   client.close();
   clientZero.close();
-  await new Promise((r) => wss.close(r));
   await a.stop();
-  await b.stop();
+  await Promise.all([meshRx.stop(), wsRx.stop()]);
 }
 
 // ------------------------------------------------------------------ memory per idle link
@@ -388,7 +390,7 @@ async function rssAfterGc(): Promise<number> {
   return process.memoryUsage().rss;
 }
 
-{
+if (SECTIONS.has('memory')) {
   const n = 21; // full mesh of 21 nodes = 210 links
   const links = (n * (n - 1)) / 2;
   const nodes = await Promise.all(gen(n).map((id) => meshNode(id, { maxPeers: n })));
