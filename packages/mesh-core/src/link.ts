@@ -176,28 +176,29 @@ export class Link {
     }
     this.lastRecv = this.#host.clock.now();
     this.stats.recordsReceived++;
-    // Parse the whole record before dispatching, so a malformed record dispatches nothing.
-    const frames: { kind: number; body: Uint8Array }[] = [];
+    // Validate every frame header before dispatching, so a malformed record dispatches nothing;
+    // the second pass reads the same (already checked) headers without building a frame list.
     let o = 0;
     while (o < pt.length) {
       if (pt.length - o < FRAME_HEADER) return this.#malformed();
-      const kind = pt[o] as number;
-      const len =
-        (((pt[o + 1] as number) << 24) | ((pt[o + 2] as number) << 16) | ((pt[o + 3] as number) << 8) | (pt[o + 4] as number)) >>> 0;
+      const len = frameLength(pt, o);
       o += FRAME_HEADER;
       if (len > LINK.maxFrameBytes || len > pt.length - o) return this.#malformed();
-      frames.push({ kind, body: pt.subarray(o, o + len) });
       o += len;
     }
-    if (frames.length === 0) return this.#malformed();
-    for (const f of frames) {
+    if (pt.length === 0) return this.#malformed();
+    for (o = 0; o < pt.length; ) {
       if (this.state !== 'up') return;
+      const kind = pt[o] as number;
+      const len = frameLength(pt, o);
+      const body = pt.subarray(o + FRAME_HEADER, o + FRAME_HEADER + len);
+      o += FRAME_HEADER + len;
       this.stats.framesReceived++;
-      if (f.kind === LinkKind.CLOSE) {
-        this.#remoteClose(f.body);
+      if (kind === LinkKind.CLOSE) {
+        this.#remoteClose(body);
         return;
       }
-      this.#host.onFrame(this, f.kind, f.body);
+      this.#host.onFrame(this, kind, body);
     }
   }
 
@@ -367,6 +368,10 @@ export class Link {
     void wasUp;
     this.#host.onClose(this, info);
   }
+}
+
+function frameLength(pt: Uint8Array, o: number): number {
+  return (((pt[o + 1] as number) << 24) | ((pt[o + 2] as number) << 16) | ((pt[o + 3] as number) << 8) | (pt[o + 4] as number)) >>> 0;
 }
 
 function writeFrame(buf: Uint8Array, off: number, kind: number, body: Uint8Array): void {

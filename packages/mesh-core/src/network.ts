@@ -975,6 +975,12 @@ export class MeshNetwork implements LinkLayer {
       this.#stats.framesDropped++;
       return;
     }
+    if (hs.size === 1) {
+      // The common case: one handler, no snapshot of the set per frame.
+      const h = hs.values().next().value as (from: string, body: Uint8Array) => void;
+      this.#safe(() => h(from, body));
+      return;
+    }
     for (const h of [...hs]) this.#safe(() => h(from, body));
   }
 
