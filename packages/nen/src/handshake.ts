@@ -8,7 +8,7 @@
 import { decode, encode, hkdf, hmac, sha256, utf8, wipe } from '@yak/crypto';
 import { CLIENT_NONCE_BYTES, KEY_BYTES, LABEL, MAC_BYTES, PROTOCOL_VERSION, SID_BYTES } from './constants.js';
 import { NenHandshakeError, NenPayloadError } from './errors.js';
-import { b64, parseJsonObject, unb64 } from './wire.js';
+import { b64, encodeFlat, parseJsonObject, unb64 } from './wire.js';
 
 const XWING_PK = 1216;
 const XWING_CT = 1120;
@@ -113,7 +113,7 @@ export function decodeServerHello(text: string): ServerHello {
 /** What a client signs to authenticate (bound to the server's config and to this exchange). */
 export function clientAuthMessage(h: ClientHello): Uint8Array {
   if (!h.ck) throw new TypeError('hello has no client key');
-  return encode([LABEL.clientAuth, h.kc, h.epk, h.ct, h.cn, h.ts, h.ck]);
+  return encodeFlat([LABEL.clientAuth, h.kc, h.epk, h.ct, h.cn, h.ts, h.ck]);
 }
 
 export const CLIENT_AUTH_CONTEXT = utf8(LABEL.clientAuthContext);
@@ -121,7 +121,7 @@ export const CLIENT_AUTH_CONTEXT = utf8(LABEL.clientAuthContext);
 /** Transcript hash over every handshake field except the confirmation itself. */
 export function handshakeTranscript(c: ClientHello, s: Omit<ServerHello, 'confirm'>): Uint8Array {
   return sha256(
-    encode([LABEL.handshake, c.v, c.kc, c.epk, c.ct, c.cn, c.ts, c.ck ?? null, c.cs ?? null, s.sid, s.ect, s.sn, s.ts, s.exp, s.idle]),
+    encodeFlat([LABEL.handshake, c.v, c.kc, c.epk, c.ct, c.cn, c.ts, c.ck ?? null, c.cs ?? null, s.sid, s.ect, s.sn, s.ts, s.exp, s.idle]),
   );
 }
 
@@ -170,7 +170,7 @@ export function rekeyTranscript(
   ect: Uint8Array,
   requestMac: Uint8Array,
 ): Uint8Array {
-  return sha256(encode([LABEL.rekey, sid, oldGen, newGen, epk, ect, requestMac]));
+  return sha256(encodeFlat([LABEL.rekey, sid, oldGen, newGen, epk, ect, requestMac]));
 }
 
 /** Rotate transcript: new session id, keys ratcheted one-way from the chain secret. */
@@ -181,7 +181,7 @@ export function rotateTranscript(
   newGen: number,
   requestMac: Uint8Array,
 ): Uint8Array {
-  return sha256(encode([LABEL.rotate, oldSid, newSid, oldGen, newGen, requestMac]));
+  return sha256(encodeFlat([LABEL.rotate, oldSid, newSid, oldGen, newGen, requestMac]));
 }
 
 // Control-message bodies travel inside the normal encrypted envelope as canonical CBOR.

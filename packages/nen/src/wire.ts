@@ -217,22 +217,23 @@ export interface RequestMacFields {
 }
 
 /**
- * Canonical CBOR of a flat array of ASCII strings, byte strings and non-negative safe integers:
+ * Canonical CBOR of a flat array of ASCII strings, byte strings, non-negative safe integers and null:
  * byte for byte what `encode` of @yak/crypto produces (shortest heads, RFC 8949 section 4.2.1),
  * without its general machinery, for the MAC and AAD inputs built on every message. Any other
  * value goes to `encode` itself.
  */
-export function encodeFlat(items: ReadonlyArray<string | Uint8Array | number>): Uint8Array {
+export function encodeFlat(items: ReadonlyArray<string | Uint8Array | number | null>): Uint8Array {
   let size = 1;
   for (const it of items) {
-    if (typeof it === 'string') {
-      for (let i = 0; i < it.length; i++) if (it.charCodeAt(i) > 0x7f) return encode(items as Array<string | Uint8Array | number>);
+    if (it === null) size += 1;
+    else if (typeof it === 'string') {
+      for (let i = 0; i < it.length; i++) if (it.charCodeAt(i) > 0x7f) return encode(items as Array<string | Uint8Array | number | null>);
       size += 9 + it.length;
     } else if (it instanceof Uint8Array) size += 9 + it.length;
     else if (Number.isSafeInteger(it) && it >= 0) size += 9;
-    else return encode(items as Array<string | Uint8Array | number>);
+    else return encode(items as Array<string | Uint8Array | number | null>);
   }
-  if (items.length >= 24) return encode(items as Array<string | Uint8Array | number>);
+  if (items.length >= 24) return encode(items as Array<string | Uint8Array | number | null>);
   const out = new Uint8Array(size);
   out[0] = 0x80 | items.length;
   let o = 1;
@@ -267,7 +268,8 @@ export function encodeFlat(items: ReadonlyArray<string | Uint8Array | number>): 
     }
   };
   for (const it of items) {
-    if (typeof it === 'number') head(0, it);
+    if (it === null) out[o++] = 0xf6;
+    else if (typeof it === 'number') head(0, it);
     else if (typeof it === 'string') {
       head(3, it.length);
       for (let i = 0; i < it.length; i++) out[o++] = it.charCodeAt(i);

@@ -104,6 +104,7 @@ describe('fast codecs agree with the general ones', () => {
     fc.nat(),
     fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
     fc.integer({ min: -1000, max: -1 }),
+    fc.constant(null),
     fc.constantFrom(0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
   );
 
