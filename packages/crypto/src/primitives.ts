@@ -52,7 +52,7 @@ function makeAead(alg: AeadName, key: Uint8Array): Aead {
     sealParts(nonce, parts, aad, headroom = 0) {
       abytes(nonce, 'nonce', AEAD_NONCE_LENGTH);
       if (!Array.isArray(parts)) throw new TypeError('parts must be an array of Uint8Array');
-      parts.forEach((p, i) => abytes(p, `parts[${i}]`));
+      for (let i = 0; i < parts.length; i++) abytes(parts[i], `parts[${i}]`);
       aoptbytes(aad, 'aad');
       aint(headroom, 'headroom', 0, 1 << 20);
       const b = current();

@@ -43,13 +43,13 @@ export async function meshDemo(ui: DemoUI, ctx: DemoContext): Promise<void> {
 
   const got = new Set<number>();
   const allGot = new Promise<void>((resolve) => {
-    meshes.forEach((m, i) =>
+    for (const [i, m] of meshes.entries()) {
       m.on(MessageTypes.GOSSIP, (msg: { origin: string }) => {
         if (msg.origin !== meshes[0]?.localId) return;
         got.add(i);
         if (got.size === NODES - 1) resolve();
-      }),
-    );
+      });
+    }
   });
   await ui.step('node 0 broadcasts; the gossip reaches every other node', async () => {
     (meshes[0] as MeshNetwork).broadcast({ text: 'hello mesh' });
