@@ -251,7 +251,6 @@ const BATCH_SMALL_BODY = 16 * 1024;
 /** A batch is sealed once it holds this much (chosen: the link layer's batch size). */
 const BATCH_BYTES = 64 * 1024;
 const MAX_FLUSH_DELAY_MS = 50;
-
 /** Largest envelope accepted from the mesh: the biggest chunk plus headers and a finishing ct. */
 const MAX_ENVELOPE_BYTES = WIRE.maxChunkBytes + 64 * 1024;
 
