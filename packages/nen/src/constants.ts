@@ -57,6 +57,12 @@ export const MEMORY_MAX_NONCES = 200_000;
  * state"); the same bound as the in-memory store, so a memory-backed server holds each session once.
  */
 export const SESSION_CACHE_MAX = MEMORY_MAX_SESSIONS;
+/**
+ * A cached session unused this long is wiped from the cache (nen.md section 5): keys of sessions
+ * rekeyed, rotated or ended through another instance stay in this one at most this long. Twice
+ * the timestamp window, so a steady client keeps its entry.
+ */
+export const SESSION_CACHE_IDLE_MS = 2 * TIMESTAMP_WINDOW_MS;
 
 /** Default time limit of one client operation (house rule 4). */
 export const CLIENT_TIMEOUT_MS = 30_000;

@@ -29,6 +29,7 @@ import {
   NONCE_TTL_MS,
   REQUEST_NONCE_BYTES,
   SESSION_ABSOLUTE_TTL_MS,
+  SESSION_CACHE_IDLE_MS,
   SESSION_CACHE_MAX,
   SESSION_EXPIRED_GRACE_MS,
   SESSION_IDLE_TTL_MS,
@@ -177,6 +178,8 @@ export interface NenServerStats {
   rotations: number;
   terminations: number;
   streams: number;
+  /** Decoded sessions held in this instance's cache. */
+  cachedSessions: number;
   rejected: Record<string, number>;
 }
 
@@ -268,9 +271,18 @@ export function createNenServer(options: NenServerOptions): NenServer {
   if (sealKey && sealKey.length !== KEY_BYTES) throw new RangeError('sessionEncryptionKey must be 32 bytes');
   const ownsStore = !options.store;
   const store = options.store ?? new MemorySessionStore({ now });
-  const cache = new SessionCache(posInt(options.sessionCacheSize, SESSION_CACHE_MAX, 'sessionCacheSize'));
+  const cache = new SessionCache(posInt(options.sessionCacheSize, SESSION_CACHE_MAX, 'sessionCacheSize'), SESSION_CACHE_IDLE_MS, now);
   const log = options.logger ?? {};
-  const stats: NenServerStats = { handshakes: 0, requests: 0, rekeys: 0, rotations: 0, terminations: 0, streams: 0, rejected: {} };
+  const stats: NenServerStats = {
+    handshakes: 0,
+    requests: 0,
+    rekeys: 0,
+    rotations: 0,
+    terminations: 0,
+    streams: 0,
+    cachedSessions: 0,
+    rejected: {},
+  };
 
   // The signed key configuration, re-signed at half its validity. Handshakes name the key id,
   // which does not change on re-signing (nen.md section 2), so any configuration of this identity
@@ -331,6 +343,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
     });
     if (!stored) {
       cache.drop(sidStr);
+      cache.sweep();
       return undefined;
     }
     const hit = cache.acquire(sidStr, stored.gen, stored.data);
@@ -769,7 +782,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       };
     },
     keyConfig: () => currentConfig().config,
-    getStats: () => ({ ...stats, rejected: { ...stats.rejected } }),
+    getStats: () => ({ ...stats, cachedSessions: cache.size, rejected: { ...stats.rejected } }),
     async close() {
       cache.clear();
       if (ownsStore) await store.close();

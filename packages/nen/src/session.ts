@@ -111,6 +111,7 @@ export interface CachedSession {
 interface CacheEntry extends CachedSession {
   users: number;
   dead: boolean;
+  usedAt: number;
 }
 
 /**
@@ -118,16 +119,22 @@ interface CacheEntry extends CachedSession {
  * preparing its keys on every request cost more than the request's own cryptography. The store
  * stays the authority: every request still reads it, and an entry is used only when the stored
  * generation and bytes are identical, so a rekey, rotation or termination on any instance is
- * seen at once. An entry's keys are wiped when it is evicted or replaced and no request in
- * flight still uses it.
+ * seen at once. An entry's keys are wiped when it is evicted, replaced or unused for `idleMs`
+ * (so keys of a session rekeyed or ended through another instance do not linger here), once no
+ * request in flight still uses it.
  */
 export class SessionCache {
   readonly #entries = new Map<string, CacheEntry>();
   readonly #max: number;
+  readonly #idleMs: number;
+  readonly #now: () => number;
 
-  constructor(max: number) {
+  constructor(max: number, idleMs: number, now: () => number) {
     if (!Number.isSafeInteger(max) || max < 1) throw new RangeError('session cache size must be a positive integer');
+    if (!Number.isSafeInteger(idleMs) || idleMs < 1) throw new RangeError('session cache idle time must be a positive integer');
     this.#max = max;
+    this.#idleMs = idleMs;
+    this.#now = now;
   }
 
   get size(): number {
@@ -136,6 +143,7 @@ export class SessionCache {
 
   /** Acquire the entry decoded from exactly `data`; a stale entry is dropped. Call release() after. */
   acquire(sid: string, gen: number, data: Uint8Array): CachedSession | undefined {
+    const t = this.sweep();
     const e = this.#entries.get(sid);
     if (!e) return undefined;
     if (e.record.gen !== gen || !constantTimeEqual(e.data, data)) {
@@ -145,12 +153,14 @@ export class SessionCache {
     // Re-insert: Map order is the LRU order used for eviction.
     this.#entries.delete(sid);
     this.#entries.set(sid, e);
+    e.usedAt = t;
     e.users++;
     return e;
   }
 
   /** Insert a freshly decoded record (taking over its keys), acquired once. */
   insert(sid: string, data: Uint8Array, record: SessionRecord): CachedSession {
+    const t = this.sweep();
     this.drop(sid);
     while (this.#entries.size >= this.#max) {
       const oldest = this.#entries.keys().next().value as string;
@@ -164,6 +174,7 @@ export class SessionCache {
       s2c: chacha20poly1305(record.keys.s2cKey),
       users: 1,
       dead: false,
+      usedAt: t,
     };
     this.#entries.set(sid, e);
     return e;
@@ -182,6 +193,16 @@ export class SessionCache {
     this.#entries.delete(sid);
     e.dead = true;
     if (e.users <= 0) destroy(e);
+  }
+
+  /** Drop entries unused for the idle time; Map order is use order, so stop at the first fresh one. */
+  sweep(): number {
+    const t = this.#now();
+    for (const [sid, e] of this.#entries) {
+      if (e.usedAt + this.#idleMs > t) break;
+      this.drop(sid);
+    }
+    return t;
   }
 
   clear(): void {

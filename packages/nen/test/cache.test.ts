@@ -24,19 +24,20 @@ const record = (gen = 0): SessionRecord => ({
 const zero = (b: Uint8Array) => b.every((x) => x === 0);
 
 describe('SessionCache', () => {
+  const clock = new FakeClock();
   it('is bounded (least recently used goes first) and wipes what it evicts', () => {
-    const c = new SessionCache(2);
+    const c = new SessionCache(2, 60_000, clock.now);
     const recs = [record(), record(), record()];
     for (const [i, r] of recs.entries()) c.release(c.insert(`s${i}`, Uint8Array.of(i), r));
     expect(c.size).toBe(2);
     expect(zero(recs[0]!.keys.c2sKey)).toBe(true);
     expect(c.acquire('s0', 0, Uint8Array.of(0))).toBeUndefined();
     expect(c.acquire('s2', 0, Uint8Array.of(2))).toBeDefined();
-    expect(() => new SessionCache(0)).toThrow(RangeError);
+    expect(() => new SessionCache(0, 60_000, clock.now)).toThrow(RangeError);
   });
 
   it('a changed stored record (bytes or generation) is a miss and drops the stale entry', () => {
-    const c = new SessionCache(4);
+    const c = new SessionCache(4, 60_000, clock.now);
     const r = record();
     c.release(c.insert('s', Uint8Array.of(1, 2), r));
     expect(c.acquire('s', 0, Uint8Array.of(1, 3))).toBeUndefined();
@@ -47,8 +48,22 @@ describe('SessionCache', () => {
     expect(c.acquire('s', 1, Uint8Array.of(1, 2))).toBeUndefined();
   });
 
+  it('entries unused for the idle time are wiped', () => {
+    const c = new SessionCache(4, 1000, clock.now);
+    const old = record();
+    const fresh = record();
+    c.release(c.insert('old', Uint8Array.of(1), old));
+    clock.advance(600);
+    c.release(c.insert('fresh', Uint8Array.of(2), fresh));
+    clock.advance(500);
+    expect(c.acquire('fresh', 0, Uint8Array.of(2))).toBeDefined();
+    expect(c.size).toBe(1);
+    expect(zero(old.keys.chain)).toBe(true);
+    expect(zero(fresh.keys.chain)).toBe(false);
+  });
+
   it('keys in use by a request survive a drop until released; the cache owns a copy of the data', () => {
-    const c = new SessionCache(4);
+    const c = new SessionCache(4, 60_000, clock.now);
     const r = record();
     const data = Uint8Array.of(9, 9);
     const s = c.insert('s', data, r);
@@ -66,8 +81,10 @@ describe('servers sharing a store with cached sessions', () => {
   it('a rekey, rotation or termination on one instance is seen at once by the other', async () => {
     const clock = new FakeClock();
     const store = new MemorySessionStore({ now: clock.now });
-    const a = createNenServer({ identity: serverIdentity(), store, now: clock.now }).withNen(echo);
-    const b = createNenServer({ identity: serverIdentity(), store, now: clock.now }).withNen(echo);
+    const serverA = createNenServer({ identity: serverIdentity(), store, now: clock.now });
+    const serverB = createNenServer({ identity: serverIdentity(), store, now: clock.now });
+    const a = serverA.withNen(echo);
+    const b = serverB.withNen(echo);
     let target = a;
     const sent: Request[] = [];
     const f = (async (u: string, i: RequestInit) => {
@@ -94,6 +111,12 @@ describe('servers sharing a store with cached sessions', () => {
     await c.terminate();
     // b cached the session: a request it would have accepted is refused once the store forgot it.
     expect(await codeOf(await b(last.clone()))).toBe('ISO-2002');
+    // The entry of the id used before the rotation is stale; it goes after the idle time.
+    clock.advance(60_001);
+    expect(await codeOf(await b(last.clone()))).toBe('ISO-2002');
+    expect(serverB.getStats().cachedSessions).toBe(0);
+    await serverA.close();
+    await serverB.close();
   });
 });
 
