@@ -2,7 +2,7 @@
 // the raw bytes of one mesh direct message (`sendTo` with a Uint8Array), framed by a 4-byte prefix
 // ("YAX" + version) and a type byte, then a fixed layout per type. Everything is bounds-checked;
 // trailing bytes are rejected.
-import { type Aead, hybridKem } from '@yak/crypto';
+import { type Aead, EncodingError, hybridKem } from '@yak/crypto';
 import { WIRE } from './constants.js';
 import { MalformedEnvelopeError } from './errors.js';
 import { Reader, WireError, Writer } from './wire.js';
@@ -271,7 +271,7 @@ export function decodeEnvelope(bytes: Uint8Array, maxBytes = Number.MAX_SAFE_INT
     if (finish) env.finish = finish;
     return env;
   } catch (e) {
-    if (e instanceof WireError) throw new MalformedEnvelopeError(`malformed envelope (${e.message})`);
+    if (e instanceof EncodingError) throw new MalformedEnvelopeError(`malformed envelope (${e.message})`);
     throw e;
   }
 }

@@ -1,6 +1,6 @@
 // Codecs (house rule 5): envelope, payload, message body and chunk encodings round-trip, reject
 // truncation, trailing bytes and bad lengths with typed errors, and survive fuzzing.
-import { concatBytes, hybridKem } from '@yak/crypto';
+import { concatBytes, EncodingError, hybridKem } from '@yak/crypto';
 import { SafeJsonParser } from '@yak/defense';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -268,7 +268,7 @@ describe('payload, body and chunk codecs', () => {
         try {
           decodeBatch(Uint8Array.of(4, ...b));
         } catch (e) {
-          expect((e as Error).name).toBe('WireError');
+          expect(e).toBeInstanceOf(EncodingError);
         }
       }),
       { numRuns: 200 },

@@ -53,3 +53,5 @@ export {
   x25519,
 } from './primitives.js';
 export type { SealOptions } from './sealed.js';
+/** Bounds-checked reader and writer for fixed binary layouts (frames of every YAK protocol). */
+export { ByteReader, ByteWriter } from './wire.js';
