@@ -65,7 +65,8 @@ export interface LinkStats {
 }
 
 let nextLinkId = 1;
-let scratch = new Uint8Array(0);
+/** Header of a frame sealed alone; sealing reads it synchronously, so one serves every link. */
+const soloHeader = new Uint8Array(FRAME_HEADER);
 
 export class Link {
   readonly id = nextLinkId++;
@@ -273,10 +274,9 @@ export class Link {
     const need = FRAME_HEADER + body.length;
     if (this.#batchLen > 0 && this.#batchLen + need > LINK.batchBytes) this.flush();
     if (need >= LINK.batchBytes) {
-      // Sealing reads the plaintext synchronously, so one scratch buffer serves every link.
-      if (scratch.length < need) scratch = new Uint8Array(Math.max(need, LINK.batchBytes * 2));
-      writeFrame(scratch, 0, kind, body);
-      this.#seal(scratch.subarray(0, need), 1);
+      // Sealed as header and body parts: the body is encrypted where it lies, never copied.
+      writeFrameHeader(soloHeader, 0, kind, body.length);
+      this.#seal([soloHeader, body], 1);
       return true;
     }
     let b = this.#batch;
@@ -308,19 +308,19 @@ export class Link {
     const pt = (this.#batch as Uint8Array).subarray(0, this.#batchLen);
     this.#batchLen = 0;
     this.#pendingFrames = 0;
-    this.#seal(pt, n);
+    this.#seal([pt], n);
     // A batch that filled up means a busy link: keep the buffer for the next burst. Otherwise give
     // it back, so idle links hold no batch memory.
     if (pt.length < LINK.batchBytes / 2) this.#batch = undefined;
   }
 
-  #seal(pt: Uint8Array, frames: number): void {
+  #seal(parts: readonly Uint8Array[], frames: number): void {
     const records = this.#records as RecordLayer;
     if (records.exhausted) {
       this.close({ code: 'local', detail: 'record limit reached, re-handshake' });
       return;
     }
-    const rec = records.seal(pt);
+    const rec = records.sealParts(parts);
     this.stats.recordsSent++;
     this.stats.framesSent += frames;
     this.#sendRaw(rec);
@@ -374,12 +374,15 @@ function frameLength(pt: Uint8Array, o: number): number {
   return (((pt[o + 1] as number) << 24) | ((pt[o + 2] as number) << 16) | ((pt[o + 3] as number) << 8) | (pt[o + 4] as number)) >>> 0;
 }
 
-function writeFrame(buf: Uint8Array, off: number, kind: number, body: Uint8Array): void {
-  const len = body.length;
+function writeFrameHeader(buf: Uint8Array, off: number, kind: number, len: number): void {
   buf[off] = kind;
   buf[off + 1] = len >>> 24;
   buf[off + 2] = (len >>> 16) & 0xff;
   buf[off + 3] = (len >>> 8) & 0xff;
   buf[off + 4] = len & 0xff;
+}
+
+function writeFrame(buf: Uint8Array, off: number, kind: number, body: Uint8Array): void {
+  writeFrameHeader(buf, off, kind, body.length);
   buf.set(body, off + FRAME_HEADER);
 }

@@ -13,16 +13,6 @@ export const RECORD_HEADER = 9;
 const TAG = 16;
 const SENDER = 'peer';
 
-// Records are written once and never read back by us: skip zero-filling where the runtime allows.
-// Returned as a plain Uint8Array view (a Buffer's slice() would alias instead of copy).
-const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(n: number): Uint8Array } }).Buffer;
-const alloc = NodeBuffer
-  ? (n: number) => {
-      const b = NodeBuffer.allocUnsafeSlow(n);
-      return new Uint8Array(b.buffer, b.byteOffset, n);
-    }
-  : (n: number) => new Uint8Array(n);
-
 /** Why an inbound record was refused. */
 export type OpenFailure = 'malformed' | 'auth' | 'replay' | 'old' | 'exhausted';
 
@@ -59,15 +49,22 @@ export class RecordLayer {
 
   /** Seal one record around `plaintext`. */
   seal(plaintext: Uint8Array): Uint8Array {
+    return this.sealParts([plaintext]);
+  }
+
+  /**
+   * Seal one record around the concatenation of `parts`. The AEAD encrypts the parts in place of
+   * a concatenation and leaves room for the record header, so the record comes from a single
+   * allocation with no plaintext or ciphertext copy on our side.
+   */
+  sealParts(parts: readonly Uint8Array[]): Uint8Array {
     const seq = this.#sendSeq++;
     const header = this.#header;
     header[0] = MsgType.RECORD;
     writeU64(header, 1, seq);
     writeU64(this.#nonce, 4, seq);
-    const ct = this.#send.seal(this.#nonce, plaintext, header);
-    const out = alloc(RECORD_HEADER + ct.length);
+    const out = this.#send.sealParts(this.#nonce, parts, header, RECORD_HEADER);
     out.set(header, 0);
-    out.set(ct, RECORD_HEADER);
     return out;
   }
 
