@@ -237,49 +237,59 @@ export function encodeFlat(items: ReadonlyArray<string | Uint8Array | number | n
   const out = new Uint8Array(size);
   out[0] = 0x80 | items.length;
   let o = 1;
-  const head = (major: number, n: number) => {
-    const m = major << 5;
-    if (n < 24) out[o++] = m | n;
-    else if (n < 0x100) {
-      out[o++] = m | 24;
-      out[o++] = n;
-    } else if (n < 0x10000) {
-      out[o++] = m | 25;
-      out[o++] = n >>> 8;
-      out[o++] = n & 0xff;
-    } else if (n < 0x100000000) {
-      out[o++] = m | 26;
-      out[o++] = n >>> 24;
-      out[o++] = (n >>> 16) & 0xff;
-      out[o++] = (n >>> 8) & 0xff;
-      out[o++] = n & 0xff;
-    } else {
-      out[o++] = m | 27;
-      const hi = Math.floor(n / 0x100000000);
-      const lo = n >>> 0;
-      out[o++] = hi >>> 24;
-      out[o++] = (hi >>> 16) & 0xff;
-      out[o++] = (hi >>> 8) & 0xff;
-      out[o++] = hi & 0xff;
-      out[o++] = lo >>> 24;
-      out[o++] = (lo >>> 16) & 0xff;
-      out[o++] = (lo >>> 8) & 0xff;
-      out[o++] = lo & 0xff;
-    }
-  };
   for (const it of items) {
     if (it === null) out[o++] = 0xf6;
-    else if (typeof it === 'number') head(0, it);
+    else if (typeof it === 'number') o = cborHead(out, o, 0, it);
     else if (typeof it === 'string') {
-      head(3, it.length);
+      o = cborHead(out, o, 3, it.length);
       for (let i = 0; i < it.length; i++) out[o++] = it.charCodeAt(i);
     } else {
-      head(2, it.length);
+      o = cborHead(out, o, 2, it.length);
       out.set(it, o);
       o += it.length;
     }
   }
   return out.subarray(0, o);
+}
+
+/** Shortest CBOR head for major type `major` and argument `n` at `o`; returns the next offset. */
+function cborHead(out: Uint8Array, o: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[o] = m | n;
+    return o + 1;
+  }
+  if (n < 0x100) {
+    out[o] = m | 24;
+    out[o + 1] = n;
+    return o + 2;
+  }
+  if (n < 0x10000) {
+    out[o] = m | 25;
+    out[o + 1] = n >>> 8;
+    out[o + 2] = n & 0xff;
+    return o + 3;
+  }
+  if (n < 0x100000000) {
+    out[o] = m | 26;
+    out[o + 1] = n >>> 24;
+    out[o + 2] = (n >>> 16) & 0xff;
+    out[o + 3] = (n >>> 8) & 0xff;
+    out[o + 4] = n & 0xff;
+    return o + 5;
+  }
+  out[o] = m | 27;
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  out[o + 1] = hi >>> 24;
+  out[o + 2] = (hi >>> 16) & 0xff;
+  out[o + 3] = (hi >>> 8) & 0xff;
+  out[o + 4] = hi & 0xff;
+  out[o + 5] = lo >>> 24;
+  out[o + 6] = (lo >>> 16) & 0xff;
+  out[o + 7] = (lo >>> 8) & 0xff;
+  out[o + 8] = lo & 0xff;
+  return o + 9;
 }
 
 // Nonces are public values, so they are drawn from a pool filled by the system RNG in 4 KiB
