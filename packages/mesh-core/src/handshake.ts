@@ -8,6 +8,7 @@ import {
   CryptoError,
   constantTimeEqual,
   decodeIdentityRecord,
+  EncodingError,
   encodeIdentityRecord,
   hkdf,
   hmac,
@@ -291,7 +292,7 @@ function guard<T>(fn: () => T): T {
     return fn();
   } catch (e) {
     if (e instanceof LinkReject) throw e;
-    if (e instanceof WireError) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, `malformed message (${e.message})`);
+    if (e instanceof EncodingError) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, `malformed message (${e.message})`);
     if (e instanceof CryptoError) {
       const bad = e.code.startsWith('YAK_IDENTITY_');
       throw new LinkReject(bad ? RejectCode.BAD_IDENTITY : RejectCode.HANDSHAKE_FAILED, bad ? e.code : 'key exchange failed');

@@ -1,127 +1,21 @@
-// Fixed binary layouts (SPEC section 2, "Encoding"): a bounds-checked reader that rejects
-// short input and trailing bytes, and a writer. Every decoder in the package uses these.
+// Fixed binary layouts (SPEC section 2, "Encoding"): the shared bounds-checked reader and
+// writer, plus in-place 64-bit helpers for the record header.
+import { EncodingError } from '@yak/crypto';
 
-/** Malformed bytes from the network. Internal: callers turn it into a protocol failure. */
-export class WireError extends Error {
+/**
+ * A malformed layout found by this package's own decoders (unknown type, bad flags). An
+ * EncodingError, like the truncation and trailing-byte errors of the shared reader, so callers
+ * turn both into a protocol failure with one `instanceof EncodingError` check.
+ */
+export class WireError extends EncodingError {
   constructor(message: string) {
-    super(message);
+    super('YAK_CRYPTO_DECODE', message);
     this.name = 'WireError';
   }
 }
 
-export class Reader {
-  #o = 0;
-  constructor(readonly buf: Uint8Array) {}
-
-  get offset(): number {
-    return this.#o;
-  }
-
-  get remaining(): number {
-    return this.buf.length - this.#o;
-  }
-
-  u8(): number {
-    if (this.#o + 1 > this.buf.length) throw new WireError('truncated');
-    return this.buf[this.#o++] as number;
-  }
-
-  u16(): number {
-    if (this.#o + 2 > this.buf.length) throw new WireError('truncated');
-    const b = this.buf;
-    const v = ((b[this.#o] as number) << 8) | (b[this.#o + 1] as number);
-    this.#o += 2;
-    return v;
-  }
-
-  u32(): number {
-    if (this.#o + 4 > this.buf.length) throw new WireError('truncated');
-    const b = this.buf;
-    const o = this.#o;
-    const v = ((b[o] as number) * 0x1000000 + (((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number))) >>> 0;
-    this.#o += 4;
-    return v;
-  }
-
-  /** Exactly `n` bytes, as a view (no copy). */
-  bytes(n: number): Uint8Array {
-    if (!Number.isInteger(n) || n < 0 || this.#o + n > this.buf.length) throw new WireError('truncated');
-    const v = this.buf.subarray(this.#o, this.#o + n);
-    this.#o += n;
-    return v;
-  }
-
-  /** u8 length then bytes, length within [min, max]. */
-  vec8(min: number, max: number): Uint8Array {
-    const n = this.u8();
-    if (n < min || n > max) throw new WireError('length out of range');
-    return this.bytes(n);
-  }
-
-  /** u16 length then bytes, length within [min, max]. */
-  vec16(min: number, max: number): Uint8Array {
-    const n = this.u16();
-    if (n < min || n > max) throw new WireError('length out of range');
-    return this.bytes(n);
-  }
-
-  /** Everything not read yet. */
-  rest(): Uint8Array {
-    return this.bytes(this.remaining);
-  }
-
-  /** Reject trailing bytes (SPEC section 2: decoders reject trailing bytes). */
-  end(): void {
-    if (this.#o !== this.buf.length) throw new WireError('trailing bytes');
-  }
-}
-
-export class Writer {
-  #parts: Uint8Array[] = [];
-  #len = 0;
-
-  u8(v: number): this {
-    return this.raw(Uint8Array.of(v & 0xff));
-  }
-
-  u16(v: number): this {
-    return this.raw(Uint8Array.of((v >>> 8) & 0xff, v & 0xff));
-  }
-
-  u32(v: number): this {
-    return this.raw(Uint8Array.of((v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff));
-  }
-
-  raw(b: Uint8Array): this {
-    this.#parts.push(b);
-    this.#len += b.length;
-    return this;
-  }
-
-  vec8(b: Uint8Array): this {
-    if (b.length > 0xff) throw new RangeError('vec8 value longer than 255 bytes');
-    return this.u8(b.length).raw(b);
-  }
-
-  vec16(b: Uint8Array): this {
-    if (b.length > 0xffff) throw new RangeError('vec16 value longer than 65535 bytes');
-    return this.u16(b.length).raw(b);
-  }
-
-  get length(): number {
-    return this.#len;
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.#len);
-    let o = 0;
-    for (const p of this.#parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-}
+// The bounds-checked reader and writer shared by every YAK package (@yak/crypto).
+export { ByteReader as Reader, ByteWriter as Writer } from '@yak/crypto';
 
 /** Write a 64-bit big-endian unsigned safe integer at `off`. */
 export function writeU64(buf: Uint8Array, off: number, v: number): void {

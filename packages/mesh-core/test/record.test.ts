@@ -1,5 +1,5 @@
 // The record layer (link.md section 5) and the binary reader/writer every decoder uses.
-import { randomBytes } from '@yak/crypto';
+import { EncodingError, randomBytes } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RECORD_HEADER, RecordLayer } from '../src/record.js';
@@ -139,11 +139,11 @@ describe('Reader / Writer', () => {
 
   it('rejects truncation, out-of-range lengths and trailing bytes', () => {
     const buf = new Writer().vec8(new Uint8Array(10)).finish();
-    expect(() => new Reader(buf.subarray(0, 5)).vec8(0, 255)).toThrow(WireError);
-    expect(() => new Reader(buf).vec8(0, 9)).toThrow(WireError);
+    expect(() => new Reader(buf.subarray(0, 5)).vec8(0, 255)).toThrow(EncodingError);
+    expect(() => new Reader(buf).vec8(0, 9)).toThrow(EncodingError);
     const r = new Reader(Uint8Array.of(1, 2));
     r.u8();
-    expect(() => r.end()).toThrow(WireError);
+    expect(() => r.end()).toThrow(EncodingError);
     expect(() => new Writer().vec8(new Uint8Array(256))).toThrow(RangeError);
   });
 
