@@ -31,7 +31,16 @@ export {
   type VerifyRecordOptions,
 } from './identity.js';
 export { KeyStore, type KeyStoreOptions } from './keystore.js';
-export { type Encapsulation, hybridKem, type Kem, mldsa65, mlkem768 } from './pq.js';
+export {
+  type Encapsulation,
+  type HybridKemDecapsulator,
+  hybridKem,
+  hybridKemDecapsulator,
+  hybridKemEphemeral,
+  type Kem,
+  mldsa65,
+  mlkem768,
+} from './pq.js';
 export {
   AEAD_KEY_LENGTH,
   AEAD_NONCE_LENGTH,

@@ -6,8 +6,9 @@ import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { abytes, aoptbytes } from './assert.js';
 import { current } from './backend.js';
+import { toHex } from './bytes.js';
 import { CryptoError } from './errors.js';
-import { type KeyPair, randomBytes, sha3_256 } from './primitives.js';
+import { type KeyPair, randomBytes, sha3_256, sha256 } from './primitives.js';
 
 /** Result of an encapsulation. */
 export interface Encapsulation {
@@ -157,36 +158,107 @@ function combine(ssM: Uint8Array, ssX: Uint8Array, ctX: Uint8Array, pkX: Uint8Ar
   return ss;
 }
 
-/**
- * Internal: an X-Wing decapsulator holding the expanded secret key, so a long-lived static key
- * (a node identity's) is expanded once instead of on every handshake. `destroy()` wipes it.
- */
-export function xwingDecapsulator(secretKey: Uint8Array): {
-  decapsulate(ct: Uint8Array): Uint8Array;
-  publicKey: Uint8Array;
+// Encapsulations to the same ML-KEM public key (a known peer's static key) reuse its prepared
+// public matrix: noble's prepare() caches only public data (the packed key, the expanded matrix
+// and H(ek)) and halves the cost of each later encapsulation. A key is prepared on its second
+// use, so one-shot ephemeral keys cost nothing extra. Bounded; oldest entry evicted first.
+const PREPARED_MAX = 256;
+interface PreparedKey {
+  encapsulate(m?: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array };
+  clean(): void;
+}
+const prepared = new Map<string, PreparedKey | null>();
+
+function pkKey(pk: Uint8Array): string {
+  return toHex(sha256(pk));
+}
+
+function encapsulateMlkem(pkM: Uint8Array, m: Uint8Array): { cipherText: Uint8Array; sharedSecret: Uint8Array } {
+  const k = pkKey(pkM);
+  const hit = prepared.get(k);
+  if (hit) {
+    // Refresh recency.
+    prepared.delete(k);
+    prepared.set(k, hit);
+    return hit.encapsulate(m);
+  }
+  if (hit === null) {
+    const p = ml_kem768.prepare(pkM) as unknown as PreparedKey;
+    prepared.delete(k);
+    prepared.set(k, p);
+    return p.encapsulate(m);
+  }
+  const out = ml_kem768.encapsulate(pkM, m);
+  if (prepared.size >= PREPARED_MAX) {
+    const oldest = prepared.keys().next().value as string;
+    prepared.get(oldest)?.clean();
+    prepared.delete(oldest);
+  }
+  prepared.set(k, null);
+  return out;
+}
+
+/** An X-Wing secret key expanded once, for repeated or delayed decapsulation. */
+export interface HybridKemDecapsulator {
+  /** The X-Wing public key (1216 bytes). */
+  readonly publicKey: Uint8Array;
+  /** Same result as `hybridKem.decapsulate(cipherText, secretKey)`. */
+  decapsulate(cipherText: Uint8Array): Uint8Array;
+  /** Wipe the expanded secret key; later calls throw `YAK_CRYPTO_INVALID_KEY`. */
   destroy(): void;
-} {
+}
+
+/**
+ * Expand an X-Wing secret key once (SHAKE-256, ML-KEM key generation, the X25519 public key and
+ * ML-KEM's public matrix) so each decapsulation skips that work: for a node's static key, and for
+ * an ephemeral key generated with {@link hybridKemEphemeral}. Same results as
+ * `hybridKem.decapsulate`; the prepared matrix is public data (FIPS 203 section 7.3's re-encryption
+ * uses it), the expanded secret is wiped by `destroy()`.
+ */
+export function hybridKemDecapsulator(secretKey: Uint8Array): HybridKemDecapsulator {
   abytes(secretKey, 'secretKey', 32);
   const e = expand(secretKey);
+  const prepared = ml_kem768.prepare(e.pkM);
   const publicKey = new Uint8Array(1216);
   publicKey.set(e.pkM, 0);
   publicKey.set(e.pkX, 1184);
+  let destroyed = false;
   return {
     publicKey,
     decapsulate(cipherText: Uint8Array): Uint8Array {
       abytes(cipherText, 'cipherText', 1120);
-      return decapsExpanded(cipherText, e);
+      if (destroyed) throw new CryptoError('YAK_CRYPTO_INVALID_KEY', 'decapsulator was destroyed');
+      return decapsExpanded(cipherText, e, prepared.decapsulate);
     },
     destroy() {
+      destroyed = true;
       e.skM.fill(0);
       e.skX.fill(0);
+      prepared.clean();
     },
   };
 }
 
-function decapsExpanded(cipherText: Uint8Array, e: XWingExpanded): Uint8Array {
+/** A fresh ephemeral X-Wing key pair held only as a decapsulator (one expansion, not two). */
+export function hybridKemEphemeral(): HybridKemDecapsulator {
+  const sk = randomBytes(32);
+  try {
+    return hybridKemDecapsulator(sk);
+  } finally {
+    sk.fill(0);
+  }
+}
+
+/** @internal kept for NodeIdentity. */
+export const xwingDecapsulator = hybridKemDecapsulator;
+
+function decapsExpanded(
+  cipherText: Uint8Array,
+  e: XWingExpanded,
+  mlkemDecaps: (ct: Uint8Array, sk: Uint8Array) => Uint8Array = ml_kem768.decapsulate,
+): Uint8Array {
   const ctX = cipherText.subarray(1088);
-  const ssM = ml_kem768.decapsulate(cipherText.subarray(0, 1088), e.skM);
+  const ssM = mlkemDecaps(cipherText.subarray(0, 1088), e.skM);
   const ssX = current().x25519(e.skX, ctX);
   if (isZero32(ssX)) {
     ssM.fill(0);
@@ -236,7 +308,7 @@ export const hybridKem: Kem = {
       ssX = b.x25519(ekX, pkX);
       if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
       try {
-        m = ml_kem768.encapsulate(pkM, eseed.subarray(0, 32));
+        m = encapsulateMlkem(pkM, eseed.subarray(0, 32));
       } catch (e) {
         throw invalidKey('X-Wing ML-KEM-768 public key', e);
       }
