@@ -10,11 +10,12 @@ import {
   decodeIdentityRecord,
   EncodingError,
   encodeIdentityRecord,
+  type HybridKemDecapsulator,
   hkdf,
   hmac,
   hybridKem,
+  hybridKemEphemeral,
   type IdentityRecord,
-  type KeyPair,
   NodeIdentity,
   sha256,
   utf8,
@@ -341,7 +342,7 @@ export interface InitiatorOptions {
  */
 export class Initiator {
   readonly mode: HandshakeMode;
-  #eph: KeyPair | undefined;
+  #eph: HybridKemDecapsulator | undefined;
   #m1: Uint8Array | undefined;
   #ssR: Uint8Array | undefined;
   #peer: KnownPeer | undefined;
@@ -365,7 +366,7 @@ export class Initiator {
   hello(): Uint8Array {
     if (this.#state !== 'init') throw new Error('hello() called twice');
     const c = this.cfg;
-    this.#eph = hybridKem.generateKeyPair();
+    this.#eph = hybridKemEphemeral();
     const modeByte = this.mode === 'resume' ? 2 : this.mode === 'known' ? 1 : 0;
     const w = new Writer()
       .u8(MsgType.HELLO)
@@ -422,7 +423,7 @@ export class Initiator {
     const peer = this.#peer as KnownPeer;
     // The record may have expired since it was cached.
     checkExpiry(peer.record, this.cfg.now());
-    const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
+    const ssE = (this.#eph as HybridKemDecapsulator).decapsulate(ctE);
     const th = transcript([this.#m1 as Uint8Array, body], this.cfg.recordHash, this.#peerHash as Uint8Array);
     const secrets = resume
       ? [ssE, (this.#ticket as Ticket).secret]
@@ -453,7 +454,7 @@ export class Initiator {
     if (record.nodeId === this.cfg.identity.nodeId) throw new LinkReject(RejectCode.SELF, 'connected to self');
     this.#peer = { record, hash };
     this.#peerHash = hash;
-    const ssE = hybridKem.decapsulate(ctE, (this.#eph as KeyPair).secretKey);
+    const ssE = (this.#eph as HybridKemDecapsulator).decapsulate(ctE);
     const ssI = this.cfg.identity.kemDecapsulate(ctI);
     const { cipherText, sharedSecret } = hybridKem.encapsulate(record.kemPublicKey);
     const m3body = new Writer().u8(MsgType.FINISH).u8(0).raw(cipherText).finish();
@@ -497,7 +498,7 @@ export class Initiator {
   }
 
   #wipeEph(): void {
-    if (this.#eph) wipe(this.#eph.secretKey);
+    this.#eph?.destroy();
     if (this.#ssR) wipe(this.#ssR);
     if (this.#ticket) wipe(this.#ticket.secret);
     this.#eph = undefined;

@@ -3,7 +3,7 @@ import { EncodingError, randomBytes } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { RECORD_HEADER, RecordLayer } from '../src/record.js';
-import { Reader, readU64, WireError, Writer, writeU64 } from '../src/wire.js';
+import { Reader, readU64, Writer, writeU64 } from '../src/wire.js';
 
 function pair() {
   const k1 = randomBytes(32);
