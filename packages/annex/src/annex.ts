@@ -4,10 +4,11 @@
 import {
   decodeIdentityRecord,
   encodeIdentityRecord,
+  type HybridKemDecapsulator,
   hybridKem,
+  hybridKemEphemeral,
   type IdentityRecord,
   isNodeId,
-  type KeyPair,
   NodeIdentity,
   randomBytes,
   sha256,
@@ -198,7 +199,7 @@ interface Opening {
   peer: string;
   id: Uint8Array;
   idHex: string;
-  eph: KeyPair;
+  eph: HybridKemDecapsulator;
   m1: Uint8Array;
   m2: Uint8Array | undefined;
   session: Session | undefined;
@@ -684,7 +685,7 @@ export class Annex {
   #retire(s: Session): void {
     s.retiredUntil = this.#clock.now() + this.#o.rekeyGraceMs;
     if (s.rekey) {
-      wipe(s.rekey.eph.secretKey);
+      s.rekey.eph.destroy();
       s.rekey = undefined;
     }
     this.#notifyEpoch(s);
@@ -719,7 +720,7 @@ export class Annex {
 
   #startOpening(peer: string, restarts: number): void {
     const id = randomBytes(16);
-    const eph = hybridKem.generateKeyPair();
+    const eph = hybridKemEphemeral();
     const m1 = encodeEnvelope({
       type: 'annex:key_exchange',
       sessionId: id,
@@ -785,7 +786,7 @@ export class Annex {
     this.#clock.clearTimeout(op.timer);
     if (this.#opening.get(op.peer) === op) this.#opening.delete(op.peer);
     this.#openingById.delete(op.idHex);
-    wipe(op.eph.secretKey);
+    op.eph.destroy();
     if (op.session && !op.session.established) this.#dropSession(op.session);
   }
 
@@ -815,7 +816,7 @@ export class Annex {
     let ssI: Uint8Array;
     let enc: { cipherText: Uint8Array; sharedSecret: Uint8Array };
     try {
-      ssE = hybridKem.decapsulate(env.ctEphemeral, op.eph.secretKey);
+      ssE = op.eph.decapsulate(env.ctEphemeral);
       ssI = this.identity.kemDecapsulate(env.ctStatic);
       enc = hybridKem.encapsulate(record.kemPublicKey);
     } catch {
@@ -824,7 +825,7 @@ export class Annex {
     }
     const m2 = bytes.slice();
     const keys = deriveSessionKeys(ssE, ssI, enc.sharedSecret, transcriptHash(op.m1, m2, enc.cipherText));
-    wipe(op.eph.secretKey);
+    op.eph.destroy();
     const signed = this.#o.signEnvelopes || (env.flags & HS_FLAG_SIGN) !== 0;
     const s = new Session(op.id, op.peer, record, 'initiator', signed, keys, this.#clock.now());
     op.m2 = m2;
@@ -1410,7 +1411,7 @@ export class Annex {
 
   #startRekey(s: Session): void {
     if (s.sendEpoch >= 0xffff_ffff) return;
-    const eph = hybridKem.generateKeyPair();
+    const eph = hybridKemEphemeral();
     const epoch = s.sendEpoch + 1;
     s.rekey = { epoch, eph, startedAt: this.#clock.now() };
     const inner = new Uint8Array(5 + X_PK);
@@ -1430,7 +1431,7 @@ export class Annex {
       if (s.rekey) {
         // Both sides offered at once: the offer of the smaller node id wins (section 6).
         if (this.localId < s.peer) return;
-        wipe(s.rekey.eph.secretKey);
+        s.rekey.eph.destroy();
         s.rekey = undefined;
       }
       const pk = pt.slice(5);
@@ -1455,12 +1456,12 @@ export class Annex {
       const r = s.rekey;
       let ss: Uint8Array;
       try {
-        ss = hybridKem.decapsulate(ct, r.eph.secretKey);
+        ss = r.eph.decapsulate(ct);
       } catch {
         return this.#reject('bad rekey ciphertext');
       }
       const keys = deriveRekeyKeys(s.chain, ss, s.id, epoch, r.eph.publicKey, ct);
-      wipe(r.eph.secretKey);
+      r.eph.destroy();
       s.rekey = undefined;
       s.advance(epoch, keys, now, this.#o.rekeyGraceMs);
     } else return this.#reject('unknown rekey phase');

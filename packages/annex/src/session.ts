@@ -1,6 +1,6 @@
 // Per-session state (docs/protocol/annex.md sections 5-6): the directional keys of each epoch,
 // sequence numbers, the pending rekey and partial chunked messages. Owned by Annex.
-import { type Aead, aes256gcm, type IdentityRecord, type KeyPair, toHex, wipe } from '@yak/crypto';
+import { type Aead, aes256gcm, type HybridKemDecapsulator, type IdentityRecord, toHex, wipe } from '@yak/crypto';
 import { WIRE } from './constants.js';
 import type { SessionKeys } from './handshake.js';
 import type { BatchPlaintext } from './payload.js';
@@ -42,7 +42,7 @@ export class Session {
   epochStartedAt: number;
   readonly epochs = new Map<number, Epoch>();
   chain: Uint8Array;
-  rekey: { epoch: number; eph: KeyPair; startedAt: number } | undefined;
+  rekey: { epoch: number; eph: HybridKemDecapsulator; startedAt: number } | undefined;
   nextMessageId = 0;
   readonly partial = new Map<number, Partial>();
   partialBytes = 0;
@@ -126,7 +126,7 @@ export class Session {
     this.closed = true;
     for (const e of [...this.epochs.values()]) this.#drop(e);
     wipe(this.chain);
-    if (this.rekey) wipe(this.rekey.eph.secretKey);
+    this.rekey?.eph.destroy();
     this.rekey = undefined;
     this.partial.clear();
     this.partialBytes = 0;

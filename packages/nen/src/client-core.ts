@@ -9,6 +9,7 @@ import {
   fromBase64url,
   hmac,
   hybridKem,
+  hybridKemEphemeral,
   randomBytes,
   utf8,
   wipe,
@@ -397,7 +398,7 @@ export class NenClient {
 
   async #doHandshake(signal: AbortSignal, retried: boolean): Promise<Session> {
     const { config, keyId } = await this.#loadConfig(signal, retried);
-    const eph = hybridKem.generateKeyPair();
+    const eph = hybridKemEphemeral();
     const enc = hybridKem.encapsulate(config.kemPublicKey);
     const hello: ClientHello = {
       v: 1,
@@ -430,7 +431,7 @@ export class NenClient {
       const sh = decodeServerHello(text);
       let ssE: Uint8Array;
       try {
-        ssE = hybridKem.decapsulate(sh.ect, eph.secretKey);
+        ssE = eph.decapsulate(sh.ect);
       } catch {
         throw nenError('ISO-1104');
       }
@@ -463,7 +464,8 @@ export class NenClient {
       this.#stats.handshakes++;
       return this.#session;
     } finally {
-      wipe(eph.secretKey, enc.sharedSecret);
+      eph.destroy();
+      wipe(enc.sharedSecret);
     }
   }
 
@@ -749,14 +751,14 @@ export class NenClient {
       await this.#newSession(signal);
       return;
     }
-    const eph = hybridKem.generateKeyPair();
+    const eph = hybridKemEphemeral();
     try {
       const { answer, mac } = await this.#controlWithMac(s, 'rekey', encodeRekeyRequest(eph.publicKey), signal);
       const a = decodeRekeyAnswer(answer);
       if (a.gen !== s.gen + 1) throw nenError('ISO-1104', { message: 'unexpected generation' });
       let ss: Uint8Array;
       try {
-        ss = hybridKem.decapsulate(a.ect, eph.secretKey);
+        ss = eph.decapsulate(a.ect);
       } catch {
         throw nenError('ISO-1104');
       }
@@ -767,7 +769,7 @@ export class NenClient {
       this.#install(s, d, th, a.confirm, s.sid, a.gen, true);
       this.#stats.rekeys++;
     } finally {
-      wipe(eph.secretKey);
+      eph.destroy();
     }
   }
 
