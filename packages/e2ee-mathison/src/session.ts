@@ -106,8 +106,6 @@ const NONCE_CHARS = b64uLength(12);
 const TAG_CHARS = b64uLength(16);
 
 function aeadFor(name: AeadName, key: Uint8Array): Aead {
-  // A fresh Aead per message: @yak/crypto copies the key into each instance, and a short-lived
-  // copy is better than a long-lived one we cannot wipe.
   return name === 'aes-256-gcm' ? aes256gcm(key) : chacha20poly1305(key);
 }
 
@@ -156,6 +154,25 @@ export class SessionState {
   private readonly recvEpochs: ReceiveEpoch[];
   private readonly window: ReplayWindow;
   private readonly aadHead: Uint8Array;
+  // One prepared Aead per live key buffer (the send key and the receive epochs still open): key
+  // setup is not repeated per message, and each Aead is destroyed (its key copy wiped) together
+  // with the buffer it was made from.
+  readonly #aeads = new Map<Uint8Array, Aead>();
+
+  #aeadFor(key: Uint8Array): Aead {
+    let a = this.#aeads.get(key);
+    if (!a) {
+      a = aeadFor(this.aead, key);
+      this.#aeads.set(key, a);
+    }
+    return a;
+  }
+
+  #wipe(keys: DirectionKeys): void {
+    this.#aeads.get(keys.enc)?.destroy();
+    this.#aeads.delete(keys.enc);
+    wipeKeys(keys);
+  }
 
   constructor(
     init: {
@@ -248,7 +265,7 @@ export class SessionState {
     if (s.exhausted || s.counter > MAX_COUNTER) throw new SessionExhaustedError('no counters or epochs left; run a new handshake');
     const counter = s.counter;
     const nonce = nonceFor(s.epoch, counter);
-    const sealed = aeadFor(this.aead, s.keys.enc).seal(nonce, plaintext, this.aad(this.sendDir, s.epoch, counter));
+    const sealed = this.#aeadFor(s.keys.enc).seal(nonce, plaintext, this.aad(this.sendDir, s.epoch, counter));
     s.counter++;
     s.sentInEpoch++;
     const cut = sealed.length - 16;
@@ -274,7 +291,7 @@ export class SessionState {
       return;
     }
     const next = rotateKeys(s.keys, this.transcriptHash, this.sendDir, s.epoch + 1);
-    wipeKeys(s.keys);
+    this.#wipe(s.keys);
     s.keys = next;
     s.epoch++;
     s.sentInEpoch = 0;
@@ -336,9 +353,9 @@ export class SessionState {
 
     let plaintext: Uint8Array;
     try {
-      plaintext = aeadFor(this.aead, target.keys.enc).open(n, sealed, this.aad(this.recvDir, epoch, counter));
+      plaintext = this.#aeadFor(target.keys.enc).open(n, sealed, this.aad(this.recvDir, epoch, counter));
     } catch {
-      if (fresh) for (const f of fresh) wipeKeys(f.keys);
+      if (fresh) for (const f of fresh) this.#wipe(f.keys);
       throw new AuthenticationError();
     }
 
@@ -366,7 +383,7 @@ export class SessionState {
       const e = this.recvEpochs[i] as ReceiveEpoch;
       const old = i < this.recvEpochs.length - 1;
       if (old && (lowest >= minNewer || this.recvEpochs.length - 1 - i > RETAINED_EPOCHS)) {
-        for (const gone of this.recvEpochs.splice(0, i + 1)) wipeKeys(gone.keys);
+        for (const gone of this.recvEpochs.splice(0, i + 1)) this.#wipe(gone.keys);
         return;
       }
       if (e.firstSeen < minNewer) minNewer = e.firstSeen;
@@ -377,8 +394,8 @@ export class SessionState {
   revoke(): void {
     if (this.revoked) return;
     this.revoked = true;
-    wipeKeys(this.send.keys);
-    for (const e of this.recvEpochs.splice(0)) wipeKeys(e.keys);
+    this.#wipe(this.send.keys);
+    for (const e of this.recvEpochs.splice(0)) this.#wipe(e.keys);
     this.transcriptHash.fill(0);
   }
 }
