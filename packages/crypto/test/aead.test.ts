@@ -1,9 +1,10 @@
 // AEAD security properties on every backend: any change to ciphertext, tag, AAD or nonce, a
 // wrong key, truncation or extension is refused with CryptoError YAK_CRYPTO_AUTH; inputs are
 // never modified; outputs are plain Uint8Arrays.
-import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, aes256gcm, CryptoError, chacha20poly1305, randomBytes } from '@yak/crypto';
+import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, aes256gcm, chacha20poly1305, randomBytes } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownCode } from './helpers/errors.js';
 import { BACKENDS, hx, useBackend } from './helpers/vectors.js';
 
 const ALGS = [
@@ -11,15 +12,7 @@ const ALGS = [
   { name: 'chacha20poly1305', make: chacha20poly1305 },
 ] as const;
 
-function authCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return (e as CryptoError).code;
-  }
-  return undefined;
-}
+const authCode = (fn: () => unknown) => thrownCode(fn);
 
 function flipped(a: Uint8Array, i: number, mask = 0x01): Uint8Array {
   const b = a.slice();

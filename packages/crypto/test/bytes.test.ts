@@ -18,17 +18,7 @@ import {
 } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-
-/** Reference base32 (RFC 4648 section 6, lowercase, unpadded), bit by bit. */
-function refBase32(bytes: Uint8Array): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let bits = '';
-  for (const b of bytes) bits += b.toString(2).padStart(8, '0');
-  while (bits.length % 5 !== 0) bits += '0';
-  let out = '';
-  for (let i = 0; i < bits.length; i += 5) out += alphabet[Number.parseInt(bits.slice(i, i + 5), 2)];
-  return out;
-}
+import { refBase32 } from './helpers/errors.js';
 
 function decodeError(fn: () => unknown): void {
   let err: unknown;

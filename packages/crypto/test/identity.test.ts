@@ -4,7 +4,6 @@
 import { inspect } from 'node:util';
 import { sha3_256 as nobleSha3 } from '@noble/hashes/sha3.js';
 import {
-  CryptoError,
   decode,
   decodeIdentityRecord,
   encode,
@@ -24,21 +23,11 @@ import {
 } from '@yak/crypto';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { refBase32, thrownCode } from './helpers/errors.js';
 import { BACKENDS, hx } from './helpers/vectors.js';
 
 const FAST = { scryptN: 2 ** 14 };
 const PASS = 'correct horse battery staple';
-
-/** Reference base32 (RFC 4648 section 6, lowercase, unpadded), bit by bit. */
-function refBase32(bytes: Uint8Array): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let bits = '';
-  for (const b of bytes) bits += b.toString(2).padStart(8, '0');
-  while (bits.length % 5 !== 0) bits += '0';
-  let out = '';
-  for (let i = 0; i < bits.length; i += 5) out += alphabet[Number.parseInt(bits.slice(i, i + 5), 2)];
-  return out;
-}
 
 /** SPEC section 2: 'node-' + base32(first 20 bytes of SHA3-256("yak/node-id/v1" || pk)). */
 function refNodeId(pk: Uint8Array): string {
@@ -49,35 +38,11 @@ function refNodeId(pk: Uint8Array): string {
   return `node-${refBase32(nobleSha3(buf).subarray(0, 20))}`;
 }
 
-function errCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return (e as CryptoError).code;
-  }
-  return undefined;
-}
+const errCode = (fn: () => unknown) => thrownCode(fn);
 
-function identityCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(IdentityError);
-    return (e as IdentityError).code;
-  }
-  return undefined;
-}
+const identityCode = (fn: () => unknown) => thrownCode(fn, IdentityError);
 
-function keyStoreCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(KeyStoreError);
-    return (e as KeyStoreError).code;
-  }
-  return undefined;
-}
+const keyStoreCode = (fn: () => unknown) => thrownCode(fn, KeyStoreError);
 
 const seed = randomBytes(64);
 const id = NodeIdentity.generate({ seed, networkId: 'testnet', now: 1_000 });

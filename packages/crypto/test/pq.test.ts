@@ -1,19 +1,12 @@
 // ML-KEM-768, X-Wing (hybridKem) and ML-DSA-65 behaviour: round trips, deterministic key
 // generation, implicit rejection, the all-zero X25519 half, context separation, tampering and
 // argument errors.
-import { CryptoError, hybridKem, type Kem, mldsa65, mlkem768, randomBytes, utf8 } from '@yak/crypto';
+import { hybridKem, type Kem, mldsa65, mlkem768, randomBytes, utf8 } from '@yak/crypto';
 import { describe, expect, it } from 'vitest';
+import { thrownCode } from './helpers/errors.js';
 import { BACKENDS, h, hx, useBackend } from './helpers/vectors.js';
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return (e as CryptoError).code;
-  }
-  return undefined;
-}
+const code = (fn: () => unknown) => thrownCode(fn);
 
 const KEMS: Array<{ name: string; kem: Kem; seedLen: number; randLen: number; sizes: [number, number, number] }> = [
   { name: 'mlkem768', kem: mlkem768, seedLen: 64, randLen: 32, sizes: [1184, 2400, 1088] },

@@ -1,7 +1,6 @@
 // Hashes, HKDF/HMAC argument rules, randomness, constant-time compare, X25519 (incl. the
 // all-zero shared secret rejection) and Ed25519 on every backend.
 import {
-  CryptoError,
   constantTimeEqual,
   ed25519,
   type HashName,
@@ -16,6 +15,7 @@ import {
   x25519,
 } from '@yak/crypto';
 import { describe, expect, it } from 'vitest';
+import { thrownCode } from './helpers/errors.js';
 import { BACKENDS, h, hx, useBackend } from './helpers/vectors.js';
 
 // X25519 public values that give the all-zero shared secret for every scalar (RFC 7748 section
@@ -37,15 +37,7 @@ const LOW_ORDER = [
   'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
 ];
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(CryptoError);
-    return (e as CryptoError).code;
-  }
-  return undefined;
-}
+const code = (fn: () => unknown) => thrownCode(fn);
 
 describe.each(BACKENDS)('primitives on backend %s', (backendName) => {
   useBackend(backendName);

@@ -1,16 +1,9 @@
 import { ByteReader, ByteWriter, EncodingError } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { thrownCode } from './helpers/errors.js';
 
-function decodeCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(EncodingError);
-    return (e as EncodingError).code;
-  }
-  return undefined;
-}
+const decodeCode = (fn: () => unknown) => thrownCode(fn, EncodingError);
 
 describe('ByteWriter / ByteReader', () => {
   it('round-trip every field type, fixed-size and growing writers alike', () => {
