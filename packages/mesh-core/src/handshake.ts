@@ -340,6 +340,14 @@ export interface InitiatorOptions {
  * with a cached record of the responder it is the 1-RTT known-peer mode (section 4.1);
  * otherwise first contact (section 4.2).
  */
+/** A handshake message followed by its key-confirmation MAC over the transcript hash. */
+function withConfirmation(body: Uint8Array, macKey: Uint8Array, th: Uint8Array): Uint8Array {
+  return new Writer(body.length + MAC)
+    .raw(body)
+    .raw(hmac('sha256', macKey, th))
+    .finish();
+}
+
 export class Initiator {
   readonly mode: HandshakeMode;
   #eph: HybridKemDecapsulator | undefined;
@@ -462,12 +470,7 @@ export class Initiator {
     const k = schedule([ssE, ssI, sharedSecret], th);
     this.#keys = k;
     this.#state = 'finish';
-    return {
-      send: new Writer()
-        .raw(m3body)
-        .raw(hmac('sha256', k.ci, th))
-        .finish(),
-    };
+    return { send: withConfirmation(m3body, k.ci, th) };
   }
 
   #confirm(msg: Uint8Array): Step {
@@ -614,12 +617,7 @@ export class Responder {
       const k = schedule([e.sharedSecret, i.sharedSecret, ssR as Uint8Array], th);
       this.#keys = k;
       this.#state = 'finish';
-      return {
-        send: new Writer()
-          .raw(body)
-          .raw(hmac('sha256', k.cr, th))
-          .finish(),
-      };
+      return { send: withConfirmation(body, k.cr, th) };
     }
     this.#ssE = e.sharedSecret;
     this.#ssI = i.sharedSecret;
@@ -652,12 +650,7 @@ export class Responder {
     const k = schedule([e.sharedSecret, t.secret], th);
     this.#keys = k;
     this.#state = 'finish';
-    return {
-      send: new Writer()
-        .raw(body)
-        .raw(hmac('sha256', k.cr, th))
-        .finish(),
-    };
+    return { send: withConfirmation(body, k.cr, th) };
   }
 
   #admit(record: IdentityRecord): void {
