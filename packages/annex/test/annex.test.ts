@@ -14,7 +14,7 @@ import {
   UnreachableError,
   verifyAnnexProof,
 } from '../src/index.js';
-import { annexFor, byNodeId, FakeClock, identity, link, meshNode, stopAll, TapMesh, until } from './helpers.js';
+import { annexFor, byNodeId, FakeClock, identity, link, meshNode, stopAll, TapMesh, tappedPair, until } from './helpers.js';
 
 afterEach(stopAll);
 
@@ -144,15 +144,7 @@ describe('channels', () => {
 
 describe('small-message batching', () => {
   it('messages sent in one tick share an envelope, arrive in order, and precede a later close', async () => {
-    const hub = new MemoryHub();
-    const a = await meshNode(0, hub);
-    const b = await meshNode(1, hub);
-    await link(a, b);
-    const ta = new TapMesh(a);
-    const xa = annexFor(ta, 0);
-    const xb = annexFor(b, 1);
-    const inB: AnnexMessage[] = [];
-    xb.onMessage((m) => inB.push(m));
+    const { b, ta, xa, xb, inB } = await tappedPair();
     await xa.openChannel(b.localId);
     const before = ta.sent.length;
     const sends = Array.from({ length: 300 }, (_, i) => xa.send(b.localId, { i, pad: 'x'.repeat(200) }));
@@ -174,15 +166,7 @@ describe('small-message batching', () => {
   });
 
   it('a replayed batch is blocked as a whole', async () => {
-    const hub = new MemoryHub();
-    const a = await meshNode(0, hub);
-    const b = await meshNode(1, hub);
-    await link(a, b);
-    const ta = new TapMesh(a);
-    const xa = annexFor(ta, 0);
-    const xb = annexFor(b, 1);
-    const inB: AnnexMessage[] = [];
-    xb.onMessage((m) => inB.push(m));
+    const { a, b, ta, xa, xb, inB } = await tappedPair();
     await xa.openChannel(b.localId);
     await Promise.all([xa.send(b.localId, 'one'), xa.send(b.localId, 'two')]);
     await until(() => inB.length === 2);
@@ -210,15 +194,7 @@ describe('large payloads', () => {
   });
 
   it('carries a payload at the default 16 MiB limit through a congested link, and refuses one byte more', async () => {
-    const hub = new MemoryHub();
-    const a = await meshNode(0, hub);
-    const b = await meshNode(1, hub);
-    await link(a, b);
-    const ta = new TapMesh(a);
-    const xa = annexFor(ta, 0);
-    const xb = annexFor(b, 1);
-    const inB: AnnexMessage[] = [];
-    xb.onMessage((m) => inB.push(m));
+    const { b, ta, xa, inB } = await tappedPair();
     const max = 16 * 1024 * 1024;
     await expect(xa.send(b.localId, new Uint8Array(max + 1))).rejects.toBeInstanceOf(PayloadTooLargeError);
     const big = new Uint8Array(max);

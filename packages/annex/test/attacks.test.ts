@@ -19,8 +19,9 @@ import {
   routeFrame,
   staticRouter,
   stopAll,
-  TapMesh,
+  type TapMesh,
   TEST_ROUTE_KIND,
+  tappedPair,
   until,
 } from './helpers.js';
 
@@ -30,21 +31,10 @@ const DIRECT = 0x40;
 const isData = (b: Uint8Array) => b[4] === 3 && b[33] === 0;
 
 async function pair() {
-  const hub = new MemoryHub();
-  const a = await meshNode(0, hub);
-  const b = await meshNode(1, hub);
-  await link(a, b);
-  const ta = new TapMesh(a);
-  const tb = new TapMesh(b);
-  const xa = annexFor(ta, 0);
-  const xb = annexFor(tb, 1);
-  const inB: AnnexMessage[] = [];
-  const inA: AnnexMessage[] = [];
-  xb.onMessage((m) => inB.push(m));
-  xa.onMessage((m) => inA.push(m));
-  await xa.openChannel(b.localId);
-  await until(() => xb.getStats().activeSessions === 1);
-  return { hub, a, b, ta, tb, xa, xb, inA, inB };
+  const p = await tappedPair();
+  await p.xa.openChannel(p.b.localId);
+  await until(() => p.xb.getStats().activeSessions === 1);
+  return p;
 }
 
 /** Send `payload` from A but keep the envelope instead of delivering it. */
@@ -329,15 +319,7 @@ describe('a man in the middle on the route', () => {
 
 describe('garbage in every state', () => {
   it('random envelopes never crash, never reach a handler, and leave the channel working', async () => {
-    const hub = new MemoryHub();
-    const a = await meshNode(0, hub);
-    const b = await meshNode(1, hub);
-    await link(a, b);
-    const ta = new TapMesh(a);
-    const xa = annexFor(ta, 0);
-    const xb = annexFor(b, 1);
-    const inB: AnnexMessage[] = [];
-    xb.onMessage((m) => inB.push(m));
+    const { a, b, ta, xa, xb, inB } = await tappedPair();
     const prefix = [0x59, 0x41, 0x58, 0x01];
     const garbage = fc
       .tuple(fc.integer({ min: 0, max: 7 }), fc.uint8Array({ minLength: 0, maxLength: 3000 }), fc.boolean())

@@ -6,14 +6,14 @@ import {
   type Clock,
   type EngineContext,
   type FrameKind,
-  type MemoryHub,
+  MemoryHub,
   MemoryTransport,
   MeshNetwork,
   type MeshNetworkOptions,
   type RouterEngine,
   type RouterFactory,
 } from '@yak/mesh-core';
-import { Annex, type AnnexMesh, type AnnexOptions } from '../src/index.js';
+import { Annex, type AnnexMesh, type AnnexMessage, type AnnexOptions } from '../src/index.js';
 
 const pool: NodeIdentity[] = [];
 
@@ -251,4 +251,24 @@ export class TapMesh implements AnnexMesh {
     this.inner.off(event, handler);
     return this;
   }
+}
+
+/**
+ * Two linked in-memory nodes, each with an Annex behind a TapMesh (so tests can record, drop or
+ * replace envelopes), and the messages each side's handler received.
+ */
+export async function tappedPair(optsA: Partial<AnnexOptions> = {}, optsB: Partial<AnnexOptions> = {}) {
+  const hub = new MemoryHub();
+  const a = await meshNode(0, hub);
+  const b = await meshNode(1, hub);
+  await link(a, b);
+  const ta = new TapMesh(a);
+  const tb = new TapMesh(b);
+  const xa = annexFor(ta, 0, optsA);
+  const xb = annexFor(tb, 1, optsB);
+  const inA: AnnexMessage[] = [];
+  const inB: AnnexMessage[] = [];
+  xa.onMessage((m) => inA.push(m));
+  xb.onMessage((m) => inB.push(m));
+  return { hub, a, b, ta, tb, xa, xb, inA, inB };
 }

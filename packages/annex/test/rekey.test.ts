@@ -1,33 +1,9 @@
-// Rekeying (seed 000 "Perfect Forward Secrecy"; SPEC section 2 "Rekeying"): on message count and
-// on time (fake clock), under continuous traffic, concurrent, with a grace period for in-flight
-// envelopes under the previous key, and old keys gone afterwards.
-import { MemoryHub, type MeshNetwork } from '@yak/mesh-core';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AnnexMessage, AnnexOptions } from '../src/index.js';
-import { annexFor, FakeClock, link, meshNode, stopAll, TapMesh, until } from './helpers.js';
+import { FakeClock, inject, stopAll, tappedPair, until } from './helpers.js';
 
 afterEach(stopAll);
 
-async function setup(optsA: Partial<AnnexOptions> = {}, optsB: Partial<AnnexOptions> = {}) {
-  const hub = new MemoryHub();
-  const a = await meshNode(0, hub);
-  const b = await meshNode(1, hub);
-  await link(a, b);
-  const ta = new TapMesh(a);
-  const tb = new TapMesh(b);
-  const xa = annexFor(ta, 0, optsA);
-  const xb = annexFor(tb, 1, optsB);
-  const inA: AnnexMessage[] = [];
-  const inB: AnnexMessage[] = [];
-  xa.onMessage((m) => inA.push(m));
-  xb.onMessage((m) => inB.push(m));
-  return { a, b, ta, tb, xa, xb, inA, inB };
-}
-
-/** Deliver raw bytes to `to` as if the mesh carried them from `from`. */
-function inject(to: MeshNetwork, from: string, bytes: Uint8Array): void {
-  to.emit('message', { type: 'direct', from, payload: bytes }, undefined, from);
-}
+const setup = tappedPair;
 
 const isData = (b: Uint8Array) => b[4] === 3 && b[33] === 0;
 
