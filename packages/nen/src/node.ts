@@ -11,35 +11,108 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { NenError } from './errors.js';
-import { isNullBodyStatus } from './http.js';
-import type { NenContext, NenServer } from './server.js';
+import { BodyTooLarge, isNullBodyStatus } from './http.js';
+import { type Incoming, NEN_FAST, type NenContext, type NenFastPath, type NenServer } from './server.js';
 
 export interface NodeAdapterOptions {
   /** Origin used to build the Request URL (default `http://<Host header>`). Only the path is MACed. */
   origin?: string;
 }
 
+function requestUrl(req: IncomingMessage, opts: NodeAdapterOptions): URL {
+  const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
+  return new URL(path, opts.origin ?? `http://${req.headers.host ?? 'localhost'}`);
+}
+
+/** An AbortSignal that fires when the client goes away before the response finished. */
+function clientGone(res: ServerResponse | undefined): AbortSignal {
+  const ac = new AbortController();
+  res?.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+/**
+ * Read a Node request body, refusing more than `max` bytes: a declared Content-Length above it
+ * before reading anything, otherwise as soon as the running total passes it.
+ */
+function readNodeBody(req: IncomingMessage, max: number): Promise<Uint8Array> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > max) return Promise.reject(new BodyTooLarge());
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let total = 0;
+    const done = (err?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) {
+        // Stop reading; Node drops the rest of the body with the connection after the answer.
+        req.pause();
+        reject(err);
+        return;
+      }
+      resolve(parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, total));
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > max) done(new BodyTooLarge());
+      else parts.push(chunk);
+    };
+    const onEnd = () => done();
+    const onError = (e: Error) => done(e);
+    const onClose = () => done(new Error('request closed before its body ended'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+/**
+ * The body was refused part-way: answer, then close the connection instead of reading the rest
+ * of an upload that may never end (Node sends `Connection: close` and ends the socket).
+ */
+function refuseUpload(res: ServerResponse): void {
+  res.shouldKeepAlive = false;
+}
+
+/** The protocol core's view of a Node request, without building a web Request. */
+function nodeIncoming(req: IncomingMessage, res: ServerResponse, url: URL): Incoming {
+  return {
+    method: (req.method ?? 'GET').toUpperCase(),
+    url,
+    header(name) {
+      const v = req.headers[name];
+      if (v === undefined) return null;
+      return Array.isArray(v) ? v.join(', ') : v;
+    },
+    body: (max) =>
+      readNodeBody(req, max).catch((e: unknown) => {
+        if (e instanceof BodyTooLarge) refuseUpload(res);
+        throw e;
+      }),
+    signal: clientGone(res),
+  };
+}
+
 /** Convert a Node request to a web Request (streamed body, aborted when the client goes away). */
 export function toWebRequest(req: IncomingMessage, res?: ServerResponse, opts: NodeAdapterOptions = {}): Request {
-  const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
-  const origin = opts.origin ?? `http://${req.headers.host ?? 'localhost'}`;
   const headers = new Headers();
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) headers.append(k, x);
     else headers.set(k, v);
   }
-  const ac = new AbortController();
-  res?.once('close', () => {
-    if (!res.writableFinished) ac.abort();
-  });
   const method = (req.method ?? 'GET').toUpperCase();
-  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: ac.signal };
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: clientGone(res) };
   if (method !== 'GET' && method !== 'HEAD') {
     init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
     init.duplex = 'half';
   }
-  return new Request(new URL(path, origin), init);
+  return new Request(requestUrl(req, opts), init);
 }
 
 /** Write a web Response to a Node response, streaming with backpressure. */
@@ -95,8 +168,23 @@ export function toNodeListener(
   opts: NodeAdapterOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   if (typeof handler !== 'function') throw new TypeError('handler must be a function');
+  // A `withNen` handler is served straight from the Node request: the body is read from the
+  // socket stream and a buffered answer is written as it is, with no web Request or Response
+  // in between (the application's own Request and Response are still built).
+  const fast = (handler as { [NEN_FAST]?: NenFastPath })[NEN_FAST];
   return (req, res) => {
-    const run = async () => sendWebResponse(res, await handler(toWebRequest(req, res, opts)));
+    const run = async () => {
+      if (fast) {
+        const url = requestUrl(req, opts);
+        if (!fast.isProtocol(url)) {
+          const out = await fast.serve(nodeIncoming(req, res, url));
+          if (out instanceof Response) await sendWebResponse(res, out);
+          else res.writeHead(out.status, out.headers).end(out.body);
+          return;
+        }
+      }
+      await sendWebResponse(res, await handler(toWebRequest(req, res, opts)));
+    };
     run().catch(() => {
       if (!res.headersSent) {
         res.writeHead(500, { 'content-type': 'text/plain' });
@@ -132,6 +220,7 @@ export function nenExpress(
       }
       const u = await server.unwrap(request);
       if (!u.ok) {
+        if (u.error.code === 'ISO-4003') refuseUpload(res);
         await sendWebResponse(res, u.response);
         return;
       }

@@ -202,6 +202,57 @@ export interface NenServer {
 const CONTROL = new Set(['handshake', 'rekey', 'rotate', 'terminate', 'status']);
 const JSON_HEADERS = { 'content-type': 'application/json', 'cache-control': 'no-store' };
 
+/**
+ * One incoming request as the protocol core reads it. Built from a web Request, or directly from
+ * a runtime's own request object by an adapter (node.ts), which spares the Request and Response
+ * objects the web-standard path needs only as carriers.
+ */
+export interface Incoming {
+  /** Upper-case method. */
+  method: string;
+  url: URL;
+  /** A header value (lower-case name), or null. */
+  header(name: string): string | null;
+  /** The body, refusing more than `max` bytes with BodyTooLarge. */
+  body(max: number): Promise<Uint8Array>;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+}
+
+/** A sealed buffered answer, ready to write as it is. */
+export interface SealedOut {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Internal fast path of a `withNen` handler, found under {@link NEN_FAST} (not public API). */
+export interface NenFastPath {
+  /** True for the protocol routes and the key configuration path (served by `handle`). */
+  isProtocol(url: URL): boolean;
+  /** Verify, decrypt, run the handler, encrypt: a sealed answer, or a Response (errors, streams). */
+  serve(incoming: Incoming): Promise<SealedOut | Response>;
+}
+
+/** Symbol under which `withNen` handlers carry their {@link NenFastPath}. */
+export const NEN_FAST: unique symbol = Symbol('yak.nen.fast');
+
+/** The Incoming view of a web Request. */
+function incomingOf(request: Request, url: URL): Incoming {
+  return {
+    method: request.method.toUpperCase(),
+    url,
+    header: (name) => request.headers.get(name),
+    body: (max) => readBody(request, max),
+    signal: request.signal,
+  };
+}
+
+/** A sealed answer as a web Response. */
+function outResponse(o: SealedOut | Response): Response {
+  return o instanceof Response ? o : new Response(o.body, { status: o.status, headers: o.headers });
+}
+
 interface Verified {
   /** The cached session; released (once) when the request is answered. */
   session: CachedSession;
@@ -366,8 +417,8 @@ export function createNenServer(options: NenServerOptions): NenServer {
    * payload size (4003), session lookup (2002/2005) and lifetime (2003/2004), MAC (3002),
    * timestamp window (3003), payload shape (4002), AEAD (4001), envelope (4004), replay (5001).
    */
-  async function verify(request: Request, parsedUrl?: URL): Promise<Verified> {
-    const h = request.headers;
+  async function verify(inc: Incoming): Promise<Verified> {
+    const h = { get: inc.header };
     const sigHeader = h.get(HEADER.signature);
     if (!sigHeader) reject('ISO-3001');
     const sidStr = h.get(HEADER.session);
@@ -394,8 +445,8 @@ export function createNenServer(options: NenServerOptions): NenServer {
     } catch {
       mac = undefined;
     }
-    const method = request.method.toUpperCase();
-    const url = parsedUrl ?? new URL(request.url);
+    const method = inc.method;
+    const url = inc.url;
     let payload: Uint8Array;
     if (payloadInHeader(method)) {
       const p = h.get(HEADER.payload) ?? '';
@@ -403,7 +454,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       payload = utf8(p);
     } else {
       try {
-        payload = await readBody(request, maxBody);
+        payload = await inc.body(maxBody);
       } catch (e) {
         if (e instanceof BodyTooLarge) reject('ISO-4003');
         throw e;
@@ -459,6 +510,10 @@ export function createNenServer(options: NenServerOptions): NenServer {
 
   /** Encrypt a buffered envelope answering request `v`. */
   function sealResponse(v: Verified, status: number, headers: Array<[string, string]>, body: Uint8Array): Response {
+    return outResponse(sealOut(v, status, headers, body));
+  }
+
+  function sealOut(v: Verified, status: number, headers: Array<[string, string]>, body: Uint8Array): SealedOut {
     const n = nonceBytes(AEAD_NONCE_BYTES);
     const plain = encodeResponseEnvelope({ status, headers, body });
     const ct = v.session.s2c.seal(n, plain, responseAad(v.record.sid, v.requestMac));
@@ -469,13 +524,14 @@ export function createNenServer(options: NenServerOptions): NenServer {
     // The body is ASCII, so its length is known: declaring it spares HTTP/1.1 chunking and lets
     // the client read the body in one piece.
     const text = encodeSealedBody({ n, ct });
-    return new Response(text, {
+    return {
       status: outer,
       headers: { ...JSON_HEADERS, 'content-length': String(text.length), [HEADER.session]: v.sidStr },
-    });
+      body: text,
+    };
   }
 
-  async function wrapFor(v: Verified, wantsStream: boolean, res: Response): Promise<Response> {
+  async function wrapFor(v: Verified, wantsStream: boolean, res: Response): Promise<SealedOut | Response> {
     if (!(res instanceof Response)) {
       cache.release(v.session);
       return errorResponse(nenError('ISO-9001', { message: 'handler did not return a Response' }));
@@ -501,13 +557,13 @@ export function createNenServer(options: NenServerOptions): NenServer {
         log.warn?.({ err: e instanceof Error ? e.name : typeof e }, 'nen could not read the application response');
         return errorResponse(nenError(e instanceof BodyTooLarge ? 'ISO-4005' : 'ISO-9001'), authOf(v.record, v.requestMac));
       }
-      return sealResponse(v, status, headers, isNullBodyStatus(status) ? new Uint8Array(0) : body);
+      return sealOut(v, status, headers, isNullBodyStatus(status) ? new Uint8Array(0) : body);
     } finally {
       cache.release(v.session);
     }
   }
 
-  function appRequest(v: Verified, original: Request): { request: Request; context: NenContext } {
+  function appRequest(v: Verified, signal: AbortSignal): { request: Request; context: NenContext } {
     const headers = new Headers();
     for (const [k, val] of v.envelope.headers) headers.append(k, val);
     const hasBody = v.method !== 'GET' && v.method !== 'HEAD';
@@ -525,7 +581,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       clientId: v.record.clientId,
       clientKey: v.record.clientKey,
       body,
-      signal: original.signal,
+      signal,
       // Parsed on first use: most handlers call req.json() themselves, and parsing twice is
       // a measurable part of a small request's cost.
       get json(): unknown {
@@ -543,14 +599,19 @@ export function createNenServer(options: NenServerOptions): NenServer {
     return { request, context };
   }
 
-  async function unwrap(request: Request, parsedUrl?: URL): Promise<NenUnwrapResult> {
+  /** {@link NenUnwrapResult}, with `wrap` giving a sealed answer or a Response. */
+  type Unwrapped =
+    | (Omit<Extract<NenUnwrapResult, { ok: true }>, 'wrap'> & { wrap(response: Response): Promise<SealedOut | Response> })
+    | Extract<NenUnwrapResult, { ok: false }>;
+
+  async function unwrap(inc: Incoming): Promise<Unwrapped> {
     let v: Verified | undefined;
     try {
-      v = await verify(request, parsedUrl);
-      const { request: req, context } = appRequest(v, request);
+      v = await verify(inc);
+      const { request: req, context } = appRequest(v, inc.signal);
       stats.requests++;
       const verified = v;
-      const wantsStream = request.headers.get(HEADER.stream) === '1';
+      const wantsStream = inc.header(HEADER.stream) === '1';
       let used = false;
       return {
         ok: true,
@@ -646,8 +707,8 @@ export function createNenServer(options: NenServerOptions): NenServer {
     return new Response(encodeServerHello({ ...server, confirm }), { status: 200, headers: JSON_HEADERS });
   }
 
-  async function control(route: string, request: Request): Promise<Response> {
-    const v = await verify(request);
+  async function control(route: string, request: Request, url: URL): Promise<Response> {
+    const v = await verify(incomingOf(request, url));
     const auth = (): ErrorAuth => authOf(v.record, v.requestMac);
     try {
       const r = v.record;
@@ -746,7 +807,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
       }
       if (request.method !== 'POST') reject('ISO-7002');
       if (route === 'handshake') return await handshake(request);
-      return await control(route, request);
+      return await control(route, request, url);
     } catch (e) {
       return toResponse(e);
     }
@@ -759,15 +820,17 @@ export function createNenServer(options: NenServerOptions): NenServer {
 
   return {
     handle,
-    unwrap: (request: Request) => unwrap(request),
+    unwrap: async (request: Request): Promise<NenUnwrapResult> => {
+      const u = await unwrap(incomingOf(request, new URL(request.url)));
+      if (!u.ok) return u;
+      return { ...u, wrap: async (res: Response) => outResponse(await u.wrap(res)) };
+    },
     isProtocolRequest,
     withNen(handler: NenHandler) {
       if (typeof handler !== 'function') throw new TypeError('handler must be a function');
-      return async (request: Request): Promise<Response> => {
-        // One URL parse serves the routing decision and the MAC check.
-        const url = new URL(request.url);
-        if (routeOf(url) !== undefined || url.pathname.startsWith(basePath)) return handle(request);
-        const u = await unwrap(request, url);
+      const isProtocol = (url: URL) => routeOf(url) !== undefined || url.pathname.startsWith(basePath);
+      const serve = async (inc: Incoming): Promise<SealedOut | Response> => {
+        const u = await unwrap(inc);
         if (!u.ok) return u.response;
         let res: Response;
         try {
@@ -780,6 +843,14 @@ export function createNenServer(options: NenServerOptions): NenServer {
         }
         return u.wrap(res);
       };
+      const fast: NenFastPath = { isProtocol, serve };
+      const web = async (request: Request): Promise<Response> => {
+        // One URL parse serves the routing decision and the MAC check.
+        const url = new URL(request.url);
+        if (isProtocol(url)) return handle(request);
+        return outResponse(await serve(incomingOf(request, url)));
+      };
+      return Object.assign(web, { [NEN_FAST]: fast });
     },
     keyConfig: () => currentConfig().config,
     getStats: () => ({ ...stats, cachedSessions: cache.size, rejected: { ...stats.rejected } }),
