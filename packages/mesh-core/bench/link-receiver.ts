@@ -1,7 +1,8 @@
 // The receiving end of the link throughput benchmark, in its own process so that its work (ws
 // parsing, and for the mesh link AES-GCM opening and frame dispatch) runs on its own core, as it
 // would on a real peer. The candidate and the plaintext-ws baseline use this same process
-// and the same counting protocol. Started by link.bench.ts with `fork`; argv[2] is 'mesh' or 'ws'.
+// and the same counting protocol. Started by link.bench.ts with `fork`; argv[2] is 'mesh', 'ws' or 'ws-aead' (argv[3]: hex key).
+import { createDecipheriv, createSecretKey } from 'node:crypto';
 import { NodeIdentity } from '@yak/crypto';
 import { WebSocketServer } from 'ws';
 import { MeshNetwork } from '../src/index.js';
@@ -29,7 +30,20 @@ if (process.argv[2] === 'mesh') {
 } else {
   const wss = new WebSocketServer({ host: HOST, port: 0, ...WS_OPTS });
   await new Promise((r) => wss.once('listening', r));
-  wss.on('connection', (ws) => ws.on('message', hit));
+  if (process.argv[2] === 'ws-aead') {
+    // The cost floor of any encrypted link: open every message with one bare AES-256-GCM call.
+    const key = createSecretKey(Buffer.from(process.argv[3] as string, 'hex'));
+    const nonce = Buffer.alloc(12);
+    wss.on('connection', (ws) =>
+      ws.on('message', (data: Buffer) => {
+        const d = createDecipheriv('aes-256-gcm', key, nonce, { authTagLength: 16 });
+        d.setAuthTag(data.subarray(data.length - 16));
+        d.update(data.subarray(0, data.length - 16));
+        d.final();
+        hit();
+      }),
+    );
+  } else wss.on('connection', (ws) => ws.on('message', hit));
   process.on('disconnect', () => process.exit(0));
   send({ port: (wss.address() as { port: number }).port });
 }

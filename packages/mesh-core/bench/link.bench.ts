@@ -12,10 +12,21 @@
 //
 // YAK_LINK_BENCH=handshake,throughput,memory selects sections (default: all).
 import { type ChildProcess, fork } from 'node:child_process';
+import { createCipheriv, createSecretKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { concatBytes, decodeIdentityRecord, encodeIdentityRecord, hkdf, hybridKem, NodeIdentity, sha256, utf8 } from '@yak/crypto';
+import {
+  concatBytes,
+  decodeIdentityRecord,
+  encodeIdentityRecord,
+  hkdf,
+  hybridKem,
+  NodeIdentity,
+  randomBytes,
+  sha256,
+  utf8,
+} from '@yak/crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import { median, percentile, record, recordFigure } from '../../../tools/bench/harness.js';
 import { MeshNetwork, type TransportConnection, WsTransport } from '../src/index.js';
@@ -249,8 +260,9 @@ if (SECTIONS.has('handshake')) {
 const BUFFER_LIMIT = 8 * 1024 * 1024; // the link's send queue limit (LINK.maxBufferedBytes)
 
 /** A receiver process (bench/link-receiver.ts) and the first thing it reported. */
-async function receiver(mode: 'mesh' | 'ws') {
-  const child: ChildProcess = fork(new URL('./link-receiver.ts', import.meta.url), [mode], { execArgv: process.execArgv });
+async function receiver(mode: 'mesh' | 'ws' | 'ws-aead', key?: Uint8Array) {
+  const args = key ? [mode, Buffer.from(key).toString('hex')] : [mode];
+  const child: ChildProcess = fork(new URL('./link-receiver.ts', import.meta.url), args, { execArgv: process.execArgv });
   const waitFor = <K extends string>(key: K) =>
     new Promise<Extract<ReceiverMessage, Record<K, unknown>>>((resolve, reject) => {
       const onMsg = (m: ReceiverMessage) => {
@@ -307,6 +319,26 @@ if (SECTIONS.has('throughput')) {
   await a.connect(endpoint, { reconnect: false });
   const meshSend = (body: Uint8Array) => a.send(nodeId, BENCH_KIND, body);
 
+  // Floor: plaintext ws (zero mask) plus one bare AES-256-GCM seal per message here and one open
+  // in the receiver, with node:crypto directly. No encrypted link can beat it on this CPU.
+  const floorKey = randomBytes(32);
+  const aeadRx = await receiver('ws-aead', floorKey);
+  const floorClient = new WebSocket(`ws://${HOST}:${(aeadRx.info as { port: number }).port}`, {
+    ...WS_OPTS,
+    generateMask: (m: Uint8Array) => m.fill(0),
+  });
+  await new Promise((r) => floorClient.once('open', r));
+  const floorSecret = createSecretKey(floorKey);
+  const floorNonce = Buffer.alloc(12);
+  const floorSend = (body: Uint8Array) => {
+    if (floorClient.bufferedAmount > BUFFER_LIMIT) return false;
+    const c = createCipheriv('aes-256-gcm', floorSecret, floorNonce, { authTagLength: 16 });
+    const ct = c.update(body);
+    c.final();
+    floorClient.send(Buffer.concat([ct, c.getAuthTag()]), { binary: true });
+    return true;
+  };
+
   const url = `ws://${HOST}:${(wsRx.info as { port: number }).port}`;
   // Plain ws as shipped (random client masks), and with the zero mask the link transport uses.
   const client = new WebSocket(url, WS_OPTS);
@@ -325,13 +357,16 @@ if (SECTIONS.has('throughput')) {
     await run(meshRx, meshSend, size, count / 5);
     await run(wsRx, wsSend(client), size, count / 5);
     await run(wsRx, wsSend(clientZero), size, count / 5);
+    await run(aeadRx, floorSend, size, count / 5);
     const ours: number[] = [];
     const base: number[] = [];
     const baseZero: number[] = [];
+    const floor: number[] = [];
     for (let round = 0; round < 5; round++) {
       ours.push(await run(meshRx, meshSend, size, count));
       base.push(await run(wsRx, wsSend(client), size, count));
       baseZero.push(await run(wsRx, wsSend(clientZero), size, count));
+      floor.push(await run(aeadRx, floorSend, size, count));
     }
     const toUnit = (s: number) => (unit === 'MB/s' ? (size * count) / s / 1e6 : count / s);
     const label = size >= 1024 ? `${size / 1024} KiB` : `${size} B`;
@@ -348,6 +383,16 @@ if (SECTIONS.has('throughput')) {
     });
     record({
       package: PKG,
+      name: `link throughput, ${label} messages, loopback ws, vs ws plus bare AES-256-GCM`,
+      unit,
+      value: toUnit(median(ours)),
+      baseline:
+        'plaintext ws (same settings, zero mask) plus one bare AES-256-GCM seal and open per message with node:crypto (cost floor of any encrypted link)',
+      baselineValue: toUnit(median(floor)),
+      notes: `floor ${spread(floor)}`,
+    });
+    record({
+      package: PKG,
       name: `link throughput, ${label} messages, loopback ws, vs default ws`,
       unit,
       value: toUnit(median(ours)),
@@ -358,8 +403,9 @@ if (SECTIONS.has('throughput')) {
   }
   client.close();
   clientZero.close();
+  floorClient.close();
   await a.stop();
-  await Promise.all([meshRx.stop(), wsRx.stop()]);
+  await Promise.all([meshRx.stop(), wsRx.stop(), aeadRx.stop()]);
 }
 
 // ------------------------------------------------------------------ memory per idle link
