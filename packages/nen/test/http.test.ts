@@ -113,6 +113,8 @@ const targets: Target[] = [
     name: 'hono',
     async start(nen) {
       const app = new Hono<NenHonoEnv>();
+      // Hono's default error handler prints the error; the middleware answers from c.error anyway.
+      app.onError((_err, c) => c.text('internal error', 500));
       app.use('*', nenHono(nen));
       app.get('/api/events', () => new Response(sse(5), { headers: { 'content-type': 'text/event-stream' } }));
       app.get('/api/missing', (c) => c.json({ error: 'nope' }, 404));
