@@ -35,10 +35,29 @@ export const LINK = {
   /** A record is not sealed with more plaintext than this (so batching never exceeds maxRecordBytes). */
   maxRecordPlaintext: 512 * KiB + 32,
   /**
-   * Records per key and direction before the link is closed and re-established (link.md
-   * section 6): far under the 2^32 invocations NIST SP 800-38D allows per GCM key.
+   * Hard backstop, records per key and direction (link.md section 6): far under the 2^32
+   * invocations NIST SP 800-38D allows per GCM key. Key updates come long before it; a sender
+   * that reaches it closes the link and a receiver refuses sequence numbers at or above it.
    */
   maxRecordsPerKey: 2 ** 31,
+  /**
+   * A sender updates its send key once the current one is this old (link.md section 6.1).
+   * WireGuard's REKEY_AFTER_TIME (120 s, WireGuard whitepaper section 6): bounds how much past
+   * traffic a key stolen from memory exposes.
+   */
+  keyUpdateAfterMs: 120_000,
+  /**
+   * A sender updates its send key after this many records under it (link.md section 6.1).
+   * Chosen: 2^24, 128 times below the backstop, so the count trigger always fires first, and low
+   * enough that a busy link also changes keys regularly (WireGuard's REKEY_AFTER_MESSAGES and
+   * TLS 1.3's per-key limits, RFC 8446 section 5.5, play the same role).
+   */
+  keyUpdateAfterRecords: 2 ** 24,
+  /**
+   * Highest key epoch per direction: epochs are u32 in KEY_UPDATE (link.md section 6.1). A sender
+   * at this epoch does not wrap; it closes the link, which reconnects with fresh keys.
+   */
+  maxKeyEpoch: 0xffff_ffff,
   /** Replay window in records (SPEC section 2, "Replay": RFC 6479, at least 1024). */
   replayWindow: 2048,
   /** Send queue limit: `send` returns false above it (backpressure). Chosen: 8 MiB. */

@@ -80,8 +80,9 @@ const MAX_FP = 64;
 
 const LABEL = utf8('yak/link/v1');
 const INFO_ID = utf8('yak/link/v1 initiator identity');
-const INFO_I2R = utf8('yak/link/v1 key i2r');
-const INFO_R2I = utf8('yak/link/v1 key r2i');
+// Epoch-0 traffic secrets; record keys are derived from them in record.ts (link.md section 6.1).
+const INFO_I2R = utf8('yak/link/v1 traffic i2r');
+const INFO_R2I = utf8('yak/link/v1 traffic r2i');
 const INFO_CI = utf8('yak/link/v1 confirm i');
 const INFO_CR = utf8('yak/link/v1 confirm r');
 const INFO_RS = utf8('yak/link/v1 resumption secret');
@@ -206,13 +207,17 @@ export function ticketKey(id: Uint8Array): string {
   return hex(id);
 }
 
-/** A completed handshake: the verified peer and the two directional record keys. */
+/**
+ * A completed handshake: the verified peer and the two directional traffic secrets of epoch 0.
+ * Record keys are derived from them and they ratchet forward on KEY_UPDATE (link.md section 6.1);
+ * whoever takes them (the RecordLayer) owns and wipes them.
+ */
 export interface HandshakeResult {
   peer: IdentityRecord;
   /** SHA-256 of the peer record's canonical bytes. */
   peerRecordHash: Uint8Array;
-  sendKey: Uint8Array;
-  recvKey: Uint8Array;
+  sendSecret: Uint8Array;
+  recvSecret: Uint8Array;
   mode: HandshakeMode;
   transcriptHash: Uint8Array;
   /** The next resumption ticket's id and secret, shared by both sides. */
@@ -492,8 +497,8 @@ export class Initiator {
     return {
       peer: peer.record,
       peerRecordHash: peer.hash,
-      sendKey: k.i2r,
-      recvKey: k.r2i,
+      sendSecret: k.i2r,
+      recvSecret: k.r2i,
       mode: this.mode,
       transcriptHash: k.th,
       resumption: { id: k.tid, secret: k.rs },
@@ -701,8 +706,8 @@ export class Responder {
     return {
       peer: peer.record,
       peerRecordHash: peer.hash,
-      sendKey: k.r2i,
-      recvKey: k.i2r,
+      sendSecret: k.r2i,
+      recvSecret: k.i2r,
       mode: this.#mode,
       transcriptHash: k.th,
       resumption: { id: k.tid, secret: k.rs },

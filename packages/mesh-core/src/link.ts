@@ -18,7 +18,7 @@ import {
   type Ticket,
 } from './handshake.js';
 import type { Clock } from './link-layer.js';
-import { RecordLayer } from './record.js';
+import { RecordLayer, type RecordLayerOptions } from './record.js';
 import type { TransportConnection } from './transport/types.js';
 
 /** Link-control frame kinds (0x00-0x0f, link-layer.ts). */
@@ -28,7 +28,15 @@ export const LinkKind = {
   CLOSE: 0x02,
   PEERS: 0x03,
   INFO: 0x04,
+  /**
+   * The sender's next record is under its next key epoch; body u32(new epoch). Always the last
+   * frame of its record, never dispatched to the host (link.md section 6.1).
+   */
+  KEY_UPDATE: 0x05,
 } as const;
+
+/** KEY_UPDATE body: the new send epoch, u32. */
+const KEY_UPDATE_BODY = 4;
 
 /** Frame header inside a record: kind (u8) + body length (u32). */
 const FRAME_HEADER = 5;
@@ -52,6 +60,11 @@ export interface LinkHost {
   onClose(link: Link, info: CloseInfo): void;
   /** Protocol violation by the remote side. `fatal` ones also close the link. */
   onViolation(link: Link, reason: string, severity: number): void;
+  /**
+   * Record-layer limits (key update after records or time, epoch bound). Absent: the `LINK`
+   * defaults. The key age is always measured with `clock`.
+   */
+  readonly records?: Omit<RecordLayerOptions, 'now'>;
 }
 
 export interface LinkStats {
@@ -62,11 +75,17 @@ export interface LinkStats {
   bytesSent: number;
   bytesReceived: number;
   replaysBlocked: number;
+  /** Updates of our send key (KEY_UPDATE frames sent, link.md section 6.1). */
+  keyUpdates: number;
+  /** Updates of the peer's send key (KEY_UPDATE frames received and applied). */
+  keyUpdatesReceived: number;
 }
 
 let nextLinkId = 1;
 /** Header of a frame sealed alone; sealing reads it synchronously, so one serves every link. */
 const soloHeader = new Uint8Array(FRAME_HEADER);
+/** The KEY_UPDATE frame appended to a record; shared like `soloHeader`. */
+const keyUpdateFrame = new Uint8Array(FRAME_HEADER + KEY_UPDATE_BODY);
 
 export class Link {
   readonly id = nextLinkId++;
@@ -92,6 +111,8 @@ export class Link {
     bytesSent: 0,
     bytesReceived: 0,
     replaysBlocked: 0,
+    keyUpdates: 0,
+    keyUpdatesReceived: 0,
   };
 
   readonly #conn: TransportConnection;
@@ -179,15 +200,30 @@ export class Link {
     this.stats.recordsReceived++;
     // Validate every frame header before dispatching, so a malformed record dispatches nothing;
     // the second pass reads the same (already checked) headers without building a frame list.
+    // KEY_UPDATE must be the last frame (link.md section 6.1).
     let o = 0;
+    let update = -1;
     while (o < pt.length) {
-      if (pt.length - o < FRAME_HEADER) return this.#malformed();
+      if (update >= 0 || pt.length - o < FRAME_HEADER) return this.#malformed();
       const len = frameLength(pt, o);
+      if (pt[o] === LinkKind.KEY_UPDATE) {
+        if (len !== KEY_UPDATE_BODY || pt.length - o < FRAME_HEADER + KEY_UPDATE_BODY) return this.#malformed();
+        update = readU32(pt, o + FRAME_HEADER);
+      }
       o += FRAME_HEADER;
       if (len > LINK.maxFrameBytes || len > pt.length - o) return this.#malformed();
       o += len;
     }
     if (pt.length === 0) return this.#malformed();
+    // The next record from the peer is under its next key: switch now, before any handler runs.
+    if (update >= 0) {
+      if (!records.updateRecv(update)) {
+        this.#host.onViolation(this, 'key update to an unexpected epoch', 5);
+        this.close({ code: 'violation', detail: 'bad key update' });
+        return;
+      }
+      this.stats.keyUpdatesReceived++;
+    }
     for (o = 0; o < pt.length; ) {
       if (this.state !== 'up') return;
       const kind = pt[o] as number;
@@ -195,6 +231,7 @@ export class Link {
       const body = pt.subarray(o + FRAME_HEADER, o + FRAME_HEADER + len);
       o += FRAME_HEADER + len;
       this.stats.framesReceived++;
+      if (kind === LinkKind.KEY_UPDATE) return;
       if (kind === LinkKind.CLOSE) {
         this.#remoteClose(body);
         return;
@@ -248,7 +285,8 @@ export class Link {
     this.peerRecordHash = r.peerRecordHash;
     this.mode = r.mode;
     this.resumption = r.resumption;
-    this.#records = new RecordLayer(r.sendKey, r.recvKey);
+    const clock = this.#host.clock;
+    this.#records = new RecordLayer(r.sendSecret, r.recvSecret, { ...this.#host.records, now: () => clock.now() });
     this.state = 'up';
     this.upAt = this.#host.clock.now();
     this.lastRecv = this.upAt;
@@ -314,16 +352,45 @@ export class Link {
     if (pt.length < LINK.batchBytes / 2) this.#batch = undefined;
   }
 
-  #seal(parts: readonly Uint8Array[], frames: number): void {
+  /**
+   * Seal one record. When the send key is due for an update (link.md section 6.1), KEY_UPDATE
+   * rides as the record's last frame and the key changes right after sealing: the peer receives
+   * records in order, so it switches at exactly the same record.
+   */
+  #seal(frameParts: readonly Uint8Array[], frameCount: number): void {
     const records = this.#records as RecordLayer;
     if (records.exhausted) {
       this.close({ code: 'local', detail: 'record limit reached, re-handshake' });
       return;
     }
+    let parts = frameParts;
+    let frames = frameCount;
+    const update = records.keyUpdateDue;
+    if (update) {
+      if (!records.canUpdateSend) {
+        // Epochs never wrap: a new handshake brings fresh secrets.
+        this.close({ code: 'local', detail: 'key epoch limit reached, re-handshake' });
+        return;
+      }
+      writeFrameHeader(keyUpdateFrame, 0, LinkKind.KEY_UPDATE, KEY_UPDATE_BODY);
+      writeU32(keyUpdateFrame, FRAME_HEADER, records.sendEpoch + 1);
+      parts = [...parts, keyUpdateFrame];
+      frames++;
+    }
     const rec = records.sealParts(parts);
+    if (update) {
+      records.updateSend();
+      this.stats.keyUpdates++;
+    }
     this.stats.recordsSent++;
     this.stats.framesSent += frames;
     this.#sendRaw(rec);
+  }
+
+  /** Current key epochs of both directions (link.md section 6.1), once up. */
+  get keyEpochs(): { send: number; recv: number } | undefined {
+    const r = this.#records;
+    return r ? { send: r.sendEpoch, recv: r.recvEpoch } : undefined;
   }
 
   /** Close the link; an established link first tells the peer why (inside a record). */
@@ -371,7 +438,18 @@ export class Link {
 }
 
 function frameLength(pt: Uint8Array, o: number): number {
-  return (((pt[o + 1] as number) << 24) | ((pt[o + 2] as number) << 16) | ((pt[o + 3] as number) << 8) | (pt[o + 4] as number)) >>> 0;
+  return readU32(pt, o + 1);
+}
+
+function readU32(b: Uint8Array, o: number): number {
+  return (((b[o] as number) << 24) | ((b[o + 1] as number) << 16) | ((b[o + 2] as number) << 8) | (b[o + 3] as number)) >>> 0;
+}
+
+function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
 }
 
 function writeFrameHeader(buf: Uint8Array, off: number, kind: number, len: number): void {

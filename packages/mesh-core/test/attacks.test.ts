@@ -61,7 +61,7 @@ async function handshaken(hub: MemoryHub, target: MeshNetwork, id: NodeIdentity,
   const s2 = I.receive(r.inbox.shift() as Uint8Array);
   const done = s2.done!;
   await until(() => target.isConnectedTo(id.nodeId));
-  return { ...r, records: new RecordLayer(done.sendKey, done.recvKey) };
+  return { ...r, records: new RecordLayer(done.sendSecret, done.recvSecret) };
 }
 
 /** Plaintext of one record holding the given frames. */

@@ -91,9 +91,9 @@ function expectAgreement(run: Run): void {
   expect(run.error).toBeUndefined();
   const i = run.i as HandshakeResult;
   const r = run.r as HandshakeResult;
-  expect(i.sendKey).toEqual(r.recvKey);
-  expect(i.recvKey).toEqual(r.sendKey);
-  expect(i.sendKey).not.toEqual(i.recvKey);
+  expect(i.sendSecret).toEqual(r.recvSecret);
+  expect(i.recvSecret).toEqual(r.sendSecret);
+  expect(i.sendSecret).not.toEqual(i.recvSecret);
   expect(i.transcriptHash).toEqual(r.transcriptHash);
   expect(i.resumption.id).toEqual(r.resumption.id);
   expect(i.resumption.secret).toEqual(r.resumption.secret);
@@ -141,7 +141,7 @@ describe('handshake modes', () => {
     const b = cfg(identity(1));
     const r1 = drive(new Initiator(a), new Responder(b));
     const r2 = drive(new Initiator(a), new Responder(b));
-    expect(r1.i?.sendKey).not.toEqual(r2.i?.sendKey);
+    expect(r1.i?.sendSecret).not.toEqual(r2.i?.sendSecret);
   });
 });
 
