@@ -53,6 +53,14 @@ interface Target {
   start(nen: NenServer): Promise<{ url: string; stop: () => Promise<void> }>;
 }
 
+/** Well-formed Nen headers with a made-up session: enough to reach the body-size check. */
+const FORGED_NEN_HEADERS = {
+  'x-nen-signature': 'AAAA',
+  'x-nen-session': 'AAAAAAAAAAAAAAAAAAAAAA',
+  'x-nen-timestamp': '1',
+  'x-nen-nonce': 'AAAAAAAAAAAAAAAAAAAAAA',
+};
+
 const targets: Target[] = [
   {
     name: 'node http',
@@ -246,12 +254,7 @@ for (const target of targets) {
     it('an oversized body is refused before decryption with ISO-4003', async () => {
       const big = await fetch(`${url}/api/x`, {
         method: 'POST',
-        headers: {
-          'x-nen-signature': 'AAAA',
-          'x-nen-session': 'AAAAAAAAAAAAAAAAAAAAAA',
-          'x-nen-timestamp': '1',
-          'x-nen-nonce': 'AAAAAAAAAAAAAAAAAAAAAA',
-        },
+        headers: FORGED_NEN_HEADERS,
         body: new Uint8Array(2 * 1024 * 1024),
       });
       expect(big.status).toBe(413);
@@ -271,12 +274,7 @@ for (const target of targets) {
       });
       const res = await fetch(`${url}/api/x`, {
         method: 'POST',
-        headers: {
-          'x-nen-signature': 'AAAA',
-          'x-nen-session': 'AAAAAAAAAAAAAAAAAAAAAA',
-          'x-nen-timestamp': '1',
-          'x-nen-nonce': 'AAAAAAAAAAAAAAAAAAAAAA',
-        },
+        headers: FORGED_NEN_HEADERS,
         body,
         duplex: 'half',
       } as RequestInit & { duplex: 'half' }).catch((e: unknown) => e);
