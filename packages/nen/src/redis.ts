@@ -19,6 +19,15 @@ export interface RedisSessionStoreOptions {
   timeoutMs?: number;
   /** Called by close(), e.g. to quit the connection the store owns. */
   onClose?: () => Promise<void> | void;
+  /**
+   * Redis Cluster (default false). A session and its nonces share one hash tag, so every script
+   * but rotate touches one slot. Rotate moves a session to a new id, which hashes to another slot,
+   * and Cluster refuses a script across slots (CROSSSLOT); with `cluster: true` rotate is two
+   * single-slot steps instead (nen.md section 8): take the old entry (compare-and-set on the
+   * generation), then create the new one. It fails closed: if the second step fails the session
+   * is gone and the client opens a new one; the old id never becomes valid again.
+   */
+  cluster?: boolean;
 }
 
 // KEYS[1] session. ARGV gen, data, seen, ttl.
@@ -39,6 +48,14 @@ redis.call('HSET', KEYS[2], 'g', ARGV[2], 'd', ARGV[3], 's', s)
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 return 1`;
 
+// Cluster rotate, step 1, on the old slot. KEYS[1] old session. ARGV expected gen.
+// Deletes the entry and returns its last-seen, or false when the generation does not match.
+const TAKE = `local g = redis.call('HGET', KEYS[1], 'g')
+if not g or g ~= ARGV[1] then return false end
+local s = redis.call('HGET', KEYS[1], 's')
+redis.call('DEL', KEYS[1])
+return s`;
+
 // KEYS[1] nonce, KEYS[2] session. ARGV nonce ttl, now, session ttl.
 const ADMIT = `if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then
@@ -56,7 +73,8 @@ export class RedisSessionStore implements SessionStore {
   readonly #prefix: string;
   readonly #timeoutMs: number;
   readonly #onClose: (() => Promise<void> | void) | undefined;
-  readonly #stats = { commands: 0, errors: 0, replays: 0 };
+  readonly #cluster: boolean;
+  readonly #stats = { commands: 0, errors: 0, replays: 0, rotateLost: 0 };
   #closed = false;
 
   constructor(opts: RedisSessionStoreOptions) {
@@ -66,6 +84,8 @@ export class RedisSessionStore implements SessionStore {
     if (typeof this.#prefix !== 'string' || this.#prefix.length > 64) throw new TypeError('prefix must be a short string');
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     this.#onClose = opts.onClose;
+    if (opts.cluster !== undefined && typeof opts.cluster !== 'boolean') throw new TypeError('cluster must be a boolean');
+    this.#cluster = opts.cluster ?? false;
   }
 
   #skey(sid: string): string {
@@ -120,6 +140,7 @@ export class RedisSessionStore implements SessionStore {
   }
 
   async replace(sid: string, expectedGen: number, next: NextSession, ttlMs: number): Promise<boolean> {
+    if (this.#cluster && next.sid !== sid) return this.#move(sid, expectedGen, next, ttlMs);
     const r = await this.#run([
       'EVAL',
       REPLACE,
@@ -132,6 +153,27 @@ export class RedisSessionStore implements SessionStore {
       String(ttl(ttlMs)),
     ]);
     return Number(r) === 1;
+  }
+
+  /** Cluster rotate: two single-slot steps (see {@link RedisSessionStoreOptions.cluster}). */
+  async #move(sid: string, expectedGen: number, next: NextSession, ttlMs: number): Promise<boolean> {
+    const oldKey = this.#skey(sid);
+    const newKey = this.#skey(next.sid);
+    const seen = await this.#run(['EVAL', TAKE, '1', oldKey, String(expectedGen)]);
+    if (seen === null || seen === undefined || seen === false || seen === 0) return false;
+    let created: unknown;
+    try {
+      created = await this.#run(['EVAL', CREATE, '1', newKey, String(next.gen), toBase64url(next.data), String(seen), String(ttl(ttlMs))]);
+    } catch (e) {
+      this.#stats.rotateLost++;
+      throw e;
+    }
+    if (Number(created) !== 1) {
+      // The new id is taken (a 128-bit collision, or a retried step): the session is lost, closed.
+      this.#stats.rotateLost++;
+      return false;
+    }
+    return true;
   }
 
   async delete(sid: string): Promise<boolean> {

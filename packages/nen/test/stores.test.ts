@@ -1,9 +1,13 @@
 // The session store contract, run against every store: in-memory, Redis (a real redis-server on
 // loopback) and Upstash REST (a fake REST endpoint in this file that forwards to that server).
+
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes, toBase64url } from '@yak/crypto';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createNenClient,
@@ -16,8 +20,9 @@ import {
   type SessionStore,
 } from '../src/index.js';
 import { decodeRecord } from '../src/session.js';
+import { calculateSlot } from './cluster-slot.js';
 import { BASE, codeOf, echo, expectCode, serverIdentity } from './helpers.js';
-import { type RedisProcess, redisAvailable, startRedis } from './redis-server.js';
+import { type RedisClusterProcess, type RedisProcess, redisAvailable, startRedis, startRedisCluster } from './redis-server.js';
 
 const sid = () => toBase64url(randomBytes(16));
 const bytes = (n: number) => randomBytes(n);
@@ -237,5 +242,90 @@ describe.runIf(redisAvailable)('with a real redis-server', () => {
     });
     const res = await c.fetch('/api/x', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"hello":"edge"}' });
     expect(((await res.json()) as { json: unknown }).json).toEqual({ hello: 'edge' });
+  });
+});
+
+describe.runIf(redisAvailable)('with a real three-node Redis Cluster', () => {
+  let cluster: RedisClusterProcess;
+  let client: Cluster;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nen-cluster-'));
+    cluster = await startRedisCluster(dir);
+    client = new Cluster([{ host: '127.0.0.1', port: cluster.ports[0] as number }], { redisOptions: { maxRetriesPerRequest: 1 } });
+    await client.call('PING');
+  }, 40_000);
+
+  afterAll(async () => {
+    await client?.quit().catch(() => {});
+    await cluster?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const clusterStore = () =>
+    new RedisSessionStore({ exec: ioredisExec(client), cluster: true, prefix: `c${toBase64url(randomBytes(4))}:` });
+  contract('redis cluster (ioredis Cluster, cluster: true)', clusterStore);
+
+  it('without cluster: true, rotate across slots is refused by the cluster (CROSSSLOT) as ISO-2005', async () => {
+    const s = new RedisSessionStore({ exec: ioredisExec(client), prefix: 'nc:' });
+    const [a, b] = [sid(), sid()];
+    await s.create(a, 0, bytes(8), 1, 60_000);
+    // Find a target id in another slot than a's (most are).
+    const other = calculateSlot(`nc:{${a}}:s`) === calculateSlot(`nc:{${b}}:s`) ? sid() : b;
+    await expectCode(s.replace(a, 0, { sid: other, gen: 1, data: bytes(8) }, 60_000), 'ISO-2005');
+    // Nothing moved: the failed script changed no state.
+    expect((await s.get(a))?.gen).toBe(0);
+  });
+
+  it('cluster rotate moves the entry across slots, keeps last-seen, and the old id never comes back', async () => {
+    const s = clusterStore();
+    const a = sid();
+    await s.create(a, 3, bytes(8), 777, 60_000);
+    const b = sid();
+    const d = bytes(8);
+    expect(await s.replace(a, 3, { sid: b, gen: 4, data: d }, 60_000)).toBe(true);
+    expect(await s.get(a)).toBeUndefined();
+    expect(await s.get(b)).toEqual({ data: d, gen: 4, lastSeen: 777 });
+    // A stale rotate (old generation, or from the old id) changes nothing.
+    expect(await s.replace(a, 3, { sid: sid(), gen: 4, data: bytes(8) }, 60_000)).toBe(false);
+    expect(await s.replace(b, 3, { sid: sid(), gen: 4, data: bytes(8) }, 60_000)).toBe(false);
+    expect((await s.get(b))?.gen).toBe(4);
+  });
+
+  it('cluster rotate fails closed: a taken target id loses the session rather than reviving the old id', async () => {
+    const s = clusterStore();
+    const a = sid();
+    const taken = sid();
+    await s.create(a, 0, bytes(8), 1, 60_000);
+    const squatter = bytes(8);
+    await s.create(taken, 9, squatter, 5, 60_000);
+    expect(await s.replace(a, 0, { sid: taken, gen: 1, data: bytes(8) }, 60_000)).toBe(false);
+    expect(await s.get(a)).toBeUndefined();
+    expect(await s.get(taken)).toEqual({ data: squatter, gen: 9, lastSeen: 5 });
+    expect(s.getStats().rotateLost).toBe(1);
+  });
+
+  it('a Nen server on the cluster: requests, rekey, rotate, replay refused, terminate', async () => {
+    const server = createNenServer({ identity: serverIdentity(), store: clusterStore() });
+    const h = server.withNen(echo);
+    const sent: Request[] = [];
+    const c = createNenClient({
+      baseUrl: BASE,
+      serverKey: serverIdentity().nodeId,
+      fetch: ((u: string, i: RequestInit) => {
+        const r = new Request(u, i);
+        sent.push(r.clone());
+        return h(r);
+      }) as typeof fetch,
+    });
+    expect((await c.fetch('/api/x', { method: 'POST', body: 'a' })).status).toBe(200);
+    const before = c.session!.sessionId;
+    await c.rekey();
+    await c.rotate();
+    expect(c.session!.sessionId).not.toBe(before);
+    expect((await c.fetch('/api/x', { method: 'POST', body: 'b' })).status).toBe(200);
+    expect(await codeOf(await h(sent.at(-1)!.clone()))).toBe('ISO-5001');
+    await c.terminate();
   });
 });
