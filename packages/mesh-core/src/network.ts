@@ -13,6 +13,7 @@ import {
   type SubnetDiversityOptions,
   type TrustLevel,
 } from '@yak/defense';
+import { AUTODIAL_DEFAULTS, AutoDialEvents, AutoDialer, type AutoDialOptions, type AutoDialStats } from './autodial.js';
 import { BOUNDS, DEFENSE_DEFAULTS, LINK, MESH_DEFAULTS, RECONNECT } from './constants.js';
 import {
   AbortedError,
@@ -81,6 +82,12 @@ export interface MeshNetworkOptions {
   peers?: string[];
   /** Reconnect backoff; `false` disables reconnecting. */
   reconnect?: { baseDelayMs?: number; maxDelayMs?: number } | false;
+  /**
+   * Dial endpoints learned from neighbours' PEERS frames while this node has fewer than
+   * `targetPeers` links (src/autodial.ts, docs/architecture.md "Auto-dial"). Default `false`:
+   * the node keeps exactly the links it is told to open; `{}` turns it on with the defaults.
+   */
+  autoDial?: AutoDialOptions | false;
   handshakeTimeoutMs?: number;
   maxConcurrentHandshakes?: number;
   maxHandshakesPerIp?: number;
@@ -189,7 +196,7 @@ export interface EngineContext {
 }
 
 /** Counters of `getStats()` (SPEC section 2, "Observability"). */
-export interface MeshStats {
+export interface MeshStats extends AutoDialStats {
   nodeId: string;
   running: boolean;
   endpoint: string | null;
@@ -235,7 +242,21 @@ function frameType(kind: number): string {
 const FRAME_LIMITS = { link: 64 * 1024, gossip: 64 * 1024, routing: LINK.maxFrameBytes, sync: 512 * 1024, data: LINK.maxFrameBytes };
 
 /** Event names a remote payload's `type` may not take over. */
-const RESERVED_EVENTS = new Set<string>([...Object.values(MessageTypes), ...Object.values(MeshEvents), 'error']);
+const RESERVED_EVENTS = new Set<string>([
+  ...Object.values(MessageTypes),
+  ...Object.values(MeshEvents),
+  ...Object.values(AutoDialEvents),
+  'error',
+]);
+
+const NO_AUTODIAL: AutoDialStats = {
+  autoDials: 0,
+  autoDialsSucceeded: 0,
+  autoDialFailures: 0,
+  autoDialCandidates: 0,
+  autoDialBackoffs: 0,
+  autoDialRejectedEndpoints: 0,
+};
 
 interface Persistent {
   attempt: number;
@@ -291,6 +312,7 @@ export class MeshNetwork implements LinkLayer {
   readonly #host: LinkHost;
   readonly #gossipFactory: GossipFactory | undefined;
   readonly #routerFactory: RouterFactory | undefined;
+  readonly #auto: AutoDialer | undefined;
 
   #state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   #listener: TransportListener | undefined;
@@ -405,6 +427,7 @@ export class MeshNetwork implements LinkLayer {
       options.reputation instanceof ReputationTracker ? options.reputation : new ReputationTracker({ ...(options.reputation ?? {}), now });
     const sd = options.subnetDiversity;
     this.#subnets = sd === false ? undefined : sd instanceof SubnetDiversity ? sd : new SubnetDiversity(sd ?? {});
+    this.#auto = this.#makeAutoDialer(options.autoDial, sd, int);
     this.#validator = new MessageValidator({ noDefaults: true, limits: FRAME_LIMITS });
     const rec = localRecord(identity);
     this.#hsConfig = {
@@ -485,6 +508,7 @@ export class MeshNetwork implements LinkLayer {
       this.#persistent.set(ep, { attempt: 0, timer: undefined });
       this.#dialPersistent(ep);
     }
+    this.#auto?.start();
     this.#log.info({ nodeId: this.localId, endpoint: this.getPublicEndpoint() }, 'mesh started');
   }
 
@@ -517,6 +541,7 @@ export class MeshNetwork implements LinkLayer {
     this.#keepalive = undefined;
     for (const p of this.#persistent.values()) if (p.timer !== undefined) this.#clock.clearTimeout(p.timer);
     this.#persistent.clear();
+    this.#auto?.stop();
     try {
       this.#gossip?.stop();
     } catch (e) {
@@ -694,6 +719,47 @@ export class MeshNetwork implements LinkLayer {
     if (!l) return false;
     l.close({ code: 'local', detail: reason });
     return true;
+  }
+
+  #makeAutoDialer(
+    ad: AutoDialOptions | false | undefined,
+    sd: MeshNetworkOptions['subnetDiversity'],
+    int: (name: string, v: unknown, def: number, min: number, max: number) => number,
+  ): AutoDialer | undefined {
+    if (ad === undefined || ad === false) return undefined;
+    if (ad === null || typeof ad !== 'object') throw new InvalidArgumentError('autoDial must be false or an options object');
+    const maxPeers = this.#o.maxPeers;
+    const d = AUTODIAL_DEFAULTS;
+    return new AutoDialer({
+      clock: this.#clock,
+      log: this.#log,
+      localId: this.localId,
+      scheme: this.#transport.scheme,
+      targetPeers: int('autoDial.targetPeers', ad.targetPeers, Math.min(maxPeers, d.targetPeers), 1, maxPeers),
+      intervalMs: int('autoDial.intervalMs', ad.intervalMs, d.intervalMs, 10, 86_400_000),
+      maxConcurrentDials: int('autoDial.maxConcurrentDials', ad.maxConcurrentDials, d.maxConcurrentDials, 1, 64),
+      // Outbound choices use the inbound limits; a shared instance's options are not readable, so
+      // then (and by default) the @yak/defense defaults apply.
+      subnets: sd === false ? false : sd instanceof SubnetDiversity || sd === undefined ? {} : sd,
+      running: () => this.#state === 'running',
+      linkCount: () => this.#links.size,
+      linkAddresses: () => [...this.#links.values()].map((l) => l.remoteAddress),
+      excluded: (nodeId, endpoint) => this.#autoDialExcluded(nodeId, endpoint),
+      dial: (endpoint, nodeId) => this.#connect(endpoint, { expectedNodeId: nodeId }),
+      report: (ok, info) => {
+        if (ok) this.#log.info(info, 'auto-dial connected');
+        else this.#log.debug(info, 'auto-dial failed');
+        this.emit(ok ? AutoDialEvents.CONNECTED : AutoDialEvents.FAILED, info);
+      },
+    });
+  }
+
+  #autoDialExcluded(nodeId: string, endpoint: string): boolean {
+    if (nodeId === this.localId || endpoint === this.getPublicEndpoint()) return true;
+    if (this.#links.has(nodeId) || this.#dialing.has(endpoint) || this.#persistent.has(endpoint)) return true;
+    if (this.#reputation.isBanned(nodeId) || this.#limiter.isBanned(nodeId)) return true;
+    for (const l of this.#links.values()) if (l.endpoint === endpoint) return true;
+    return false;
   }
 
   #dialPersistent(endpoint: string): void {
@@ -909,6 +975,7 @@ export class MeshNetwork implements LinkLayer {
       for (const h of [...this.#peerHandlers]) this.#safe(() => h('down', { nodeId: id }));
       this.emit(MeshEvents.PEER_DISCONNECTED, peer, info.detail);
       if (link.endpoint && this.#persistent.has(link.endpoint) && info.code !== 'replaced') this.#scheduleReconnect(link.endpoint);
+      this.#auto?.kick();
     }
   }
 
@@ -1037,6 +1104,8 @@ export class MeshNetwork implements LinkLayer {
     }
     for (const p of peers) this.#learnEndpoint(p.nodeId, p.endpoint);
     const from = link.nodeId as string;
+    // Frames arrive only on authenticated links, so every candidate has a known, accountable source.
+    this.#auto?.learn(from, peers);
     this.emit(MessageTypes.PEERS, { type: 'peers', peers }, this.#peerInfo(from), from);
   }
 
@@ -1234,6 +1303,7 @@ export class MeshNetwork implements LinkLayer {
       tickets: this.#tickets.size + this.#hsConfig.tickets.size,
       knownEndpoints: this.#endpoints.size,
       persistentEndpoints: this.#persistent.size,
+      ...(this.#auto?.getStats() ?? NO_AUTODIAL),
       store: this.store.getStats(),
       rateLimiter: this.#limiter.getStats(),
     };
