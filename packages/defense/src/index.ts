@@ -51,9 +51,11 @@ export {
   type NavrCode,
   type NavrExpectedBinding,
   type NavrOptions,
+  type NavrSolveAsyncOptions,
   type NavrSolveOptions,
   type NavrVerification,
   solveNavrChallenge,
+  solveNavrChallengeAsync,
 } from './navr.js';
 /** Injectable clock and logger shapes shared by every class. */
 export type { Clock, Logger } from './options.js';

@@ -203,22 +203,66 @@ function hashWithSolution(bytes: Uint8Array, solution: Uint8Array): Uint8Array {
  * {@link PowExhaustedError} when `maxIterations` run out.
  */
 export function solveNavrChallenge(challenge: NavrChallenge, options: NavrSolveOptions = {}): string {
+  const search = searcher(challenge, options.maxIterations);
+  const found = search.run(search.max);
+  if (found !== undefined) return found;
+  throw new PowExhaustedError(`NAVR: no solution within ${search.max} iterations`);
+}
+
+/** Options of {@link solveNavrChallengeAsync}. */
+export interface NavrSolveAsyncOptions extends NavrSolveOptions {
+  /** Stops the search; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Hashes per slice between yields to the event loop (default 4096). */
+  sliceIterations?: number;
+}
+
+/**
+ * {@link solveNavrChallenge} in slices that yield to the event loop between them, so a node
+ * solving a challenge keeps serving its other links; same solutions, same budget.
+ */
+export async function solveNavrChallengeAsync(challenge: NavrChallenge, options: NavrSolveAsyncOptions = {}): Promise<string> {
+  const search = searcher(challenge, options.maxIterations);
+  const slice = options.sliceIterations === undefined ? 4096 : argInt(options.sliceIterations, 'NAVR', 'sliceIterations', 1);
+  const signal = options.signal;
+  while (search.next < search.max) {
+    signal?.throwIfAborted();
+    const found = search.run(Math.min(search.max, search.next + slice));
+    if (found !== undefined) return found;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  throw new PowExhaustedError(`NAVR: no solution within ${search.max} iterations`);
+}
+
+/**
+ * The solution search both solvers share: candidate i is the 8-byte big-endian counter i, tried
+ * in order; `run(to)` tries candidates up to `to` (exclusive) and returns the first solution.
+ */
+function searcher(challenge: NavrChallenge, maxIterations: number | undefined) {
   const bytes = challengeBytes(challenge);
   if (!bytes) throw new MalformedInputError('NAVR: malformed challenge');
   const d = challenge.difficulty;
-  const max =
-    options.maxIterations === undefined
-      ? Math.max(2 ** 20, 2 ** Math.min(d + 8, 52))
-      : argInt(options.maxIterations, 'NAVR', 'maxIterations', 1);
+  const max = maxIterations === undefined ? Math.max(2 ** 20, 2 ** Math.min(d + 8, 52)) : argInt(maxIterations, 'NAVR', 'maxIterations', 1);
   const buf = new Uint8Array(bytes.length + 8);
   buf.set(bytes, 0);
   const dv = new DataView(buf.buffer, bytes.length, 8);
-  for (let i = 0; i < max; i++) {
-    dv.setUint32(0, Math.floor(i / 2 ** 32));
-    dv.setUint32(4, i >>> 0);
-    if (leadingZeroBits(sha256(buf), d) >= d) return toHex(buf.subarray(bytes.length));
-  }
-  throw new PowExhaustedError(`NAVR: no solution within ${max} iterations`);
+  const state = {
+    max,
+    next: 0,
+    run(to: number): string | undefined {
+      for (let i = state.next; i < to; i++) {
+        dv.setUint32(0, Math.floor(i / 2 ** 32));
+        dv.setUint32(4, i >>> 0);
+        if (leadingZeroBits(sha256(buf), d) >= d) {
+          state.next = i + 1;
+          return toHex(buf.subarray(bytes.length));
+        }
+      }
+      state.next = to;
+      return undefined;
+    },
+  };
+  return state;
 }
 
 /** Fixed binary encoding of a challenge: the authenticated bytes followed by the 32-byte MAC. */

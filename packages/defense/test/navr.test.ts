@@ -11,6 +11,7 @@ import {
   type NavrChallenge,
   PowExhaustedError,
   solveNavrChallenge,
+  solveNavrChallengeAsync,
 } from '../src/index.js';
 import { codeOf, FakeClock } from './clock.js';
 
@@ -60,6 +61,29 @@ describe('NAVR', () => {
     const ch = navr.createChallenge(peer.peerId, peer.peerAddress);
     const sol = solveNavrChallenge(ch);
     expect(navr.verify(ch, sol, peer).valid).toBe(true);
+  });
+
+  it('the async solver finds the same solution in slices, yields between them, and obeys its signal and budget', async () => {
+    const { navr } = setup(12);
+    const ch = navr.createChallenge(peer.peerId, peer.peerAddress);
+    const sync = solveNavrChallenge(ch);
+    let ticks = 0;
+    const ticker = setInterval(() => ticks++, 0);
+    try {
+      const sol = await solveNavrChallengeAsync(ch, { sliceIterations: 64 });
+      expect(sol).toBe(sync);
+      // About 2^12 hashes in slices of 64: the event loop ran in between.
+      if (Number.parseInt(sol, 16) > 64 * 8) expect(ticks).toBeGreaterThan(0);
+    } finally {
+      clearInterval(ticker);
+    }
+    expect(navr.verify(ch, sync, peer).valid).toBe(true);
+    const ac = new AbortController();
+    ac.abort(new Error('stop'));
+    const hard = setup(40).navr.createChallenge(peer.peerId, peer.peerAddress);
+    await expect(solveNavrChallengeAsync(hard, { signal: ac.signal })).rejects.toThrow('stop');
+    await expect(solveNavrChallengeAsync(hard, { maxIterations: 100, sliceIterations: 30 })).rejects.toBeInstanceOf(PowExhaustedError);
+    await expect(solveNavrChallengeAsync(ch, { sliceIterations: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 
   it('rejects a replayed (already used) challenge', () => {
