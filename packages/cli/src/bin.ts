@@ -20,6 +20,7 @@ commands:
       --port N              WebSocket port (default 9001, next free port if taken)
       --host ADDR           interface to bind (default 0.0.0.0)
       --peer URL            peer to connect to and keep connected (repeatable)
+      --no-auto-dial        only the --peer links: do not dial peers learned from neighbours
       --data-dir DIR        key store location (default ./.yak); an identity is created if absent
       --name NAME           identity name in the store (default "default")
       --network-id ID       network id (default "yakmesh")
@@ -73,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
           'network-id': { type: 'string', default: 'yakmesh' },
           'public-host': { type: 'string' },
           json: { type: 'boolean', default: false },
+          'no-auto-dial': { type: 'boolean', default: false },
           'metrics-port': { type: 'string' },
         },
       });
@@ -92,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
         ...(values['public-host'] ? { publicHost: values['public-host'] as string } : {}),
         passphrase: await getPassphrase(),
         json: values.json === true,
+        autoDial: values['no-auto-dial'] !== true,
         ...(metricsPort !== undefined ? { metricsPort } : {}),
         input: process.stdin,
       });

@@ -1,5 +1,6 @@
 // Three separate OS processes running `yak node` on loopback WebSockets, in a line A - B - C:
-// gossip from A reaches C, and A's sendTo reaches C through B (issue: mesh-core CLI tests).
+// gossip from A reaches C, and A's sendTo reaches C through B (issue: mesh-core CLI tests). Then
+// the same three with auto-dial on (the default): C learns A from B's PEERS frame and dials it.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,12 +86,13 @@ afterAll(async () => {
 
 describe('yak node: three processes on loopback', () => {
   it('gossip from A reaches C and a routed sendTo from A reaches C through B', async () => {
-    const a = startNode(['--metrics-port', '0']);
+    // An exact line: without --no-auto-dial, C would dial A, learned from B.
+    const a = startNode(['--metrics-port', '0', '--no-auto-dial']);
     const metricsAt = await a.waitFor((e) => e.event === 'metrics');
     const aStart = await a.waitFor((e) => e.event === 'started');
-    const b = startNode(['--peer', aStart.endpoint as string]);
+    const b = startNode(['--no-auto-dial', '--peer', aStart.endpoint as string]);
     const bStart = await b.waitFor((e) => e.event === 'started');
-    const c = startNode(['--peer', bStart.endpoint as string]);
+    const c = startNode(['--no-auto-dial', '--peer', bStart.endpoint as string]);
     const cStart = await c.waitFor((e) => e.event === 'started');
     const [aId, bId, cId] = [aStart.nodeId, bStart.nodeId, cStart.nodeId] as string[];
     await b.waitFor((e) => e.event === 'peer:joined' && e.peer === cId);
@@ -120,5 +122,22 @@ describe('yak node: three processes on loopback', () => {
     c.send('quit');
     await c.waitFor((e) => e.event === 'stopped');
     await b.waitFor((e) => e.event === 'peer:left' && e.peer === cId);
+  }, 90_000);
+
+  it('auto-dial (the default): C dials A, learned from the PEERS frame of B', async () => {
+    const a = startNode([]);
+    const aStart = await a.waitFor((e) => e.event === 'started');
+    const b = startNode(['--peer', aStart.endpoint as string]);
+    const bStart = await b.waitFor((e) => e.event === 'started');
+    await a.waitFor((e) => e.event === 'peer:joined' && e.peer === bStart.nodeId);
+    const c = startNode(['--peer', bStart.endpoint as string]);
+    const cStart = await c.waitFor((e) => e.event === 'started');
+    const dialled = await c.waitFor((e) => e.event === 'autodial' && e.ok === true);
+    expect(dialled.peer).toBe(aStart.nodeId);
+    expect(dialled.endpoint).toBe(aStart.endpoint);
+    const joined = await a.waitFor((e) => e.event === 'peer:joined' && e.peer === cStart.nodeId);
+    expect(joined.direction).toBe('inbound');
+    for (const p of [a, b, c]) p.send('quit');
+    await Promise.all([a, b, c].map((p) => p.waitFor((e) => e.event === 'stopped')));
   }, 90_000);
 });

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { KeyStore, NodeIdentity } from '@yak/crypto';
-import { type Logger, MeshEvents, MeshNetwork, MessageTypes, type PeerInfo } from '@yak/mesh-core';
+import { AutoDialEvents, type Logger, MeshEvents, MeshNetwork, MessageTypes, type PeerInfo } from '@yak/mesh-core';
 import { KEYSTORE_FILE } from './keygen.js';
 import { serveMetrics, toPrometheus } from './metrics.js';
 
@@ -15,6 +15,11 @@ export interface NodeOptions {
   name: string;
   passphrase: string;
   publicHost?: string;
+  /**
+   * Dial endpoints learned from neighbours until the node has enough links (MeshNetwork
+   * `autoDial` with its defaults). Default true; `--no-auto-dial` turns it off.
+   */
+  autoDial?: boolean;
   /** Machine-readable output: one JSON object per line. */
   json: boolean;
   /** Serve Prometheus metrics on this port (GET /metrics, bound to `host`). */
@@ -73,6 +78,7 @@ export async function runNode(opts: NodeOptions): Promise<void> {
     host: opts.host,
     networkId: opts.networkId,
     peers: opts.peers,
+    autoDial: opts.autoDial === false ? false : {},
     logger,
     ...(opts.publicHost ? { publicHost: opts.publicHost } : {}),
   });
@@ -85,6 +91,16 @@ export async function runNode(opts: NodeOptions): Promise<void> {
   );
   mesh.on(MeshEvents.PEER_DISCONNECTED, (p: PeerInfo, reason: string) =>
     out('peer:left', { peer: p.nodeId, reason }, `peer left: ${p.nodeId} (${reason})`),
+  );
+  mesh.on(AutoDialEvents.CONNECTED, (i: { nodeId: string; endpoint: string }) =>
+    out('autodial', { ok: true, peer: i.nodeId, endpoint: i.endpoint }, `auto-dialled ${i.nodeId} at ${i.endpoint}`),
+  );
+  mesh.on(AutoDialEvents.FAILED, (i: { nodeId: string; endpoint: string; code: string }) =>
+    out(
+      'autodial',
+      { ok: false, peer: i.nodeId, endpoint: i.endpoint, code: i.code },
+      `auto-dial to ${i.nodeId} at ${i.endpoint} failed (${i.code})`,
+    ),
   );
   mesh.on(MessageTypes.GOSSIP, (msg: { origin: string; payload: unknown; hops: number }) =>
     out(
