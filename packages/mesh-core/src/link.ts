@@ -310,12 +310,16 @@ export class Link {
     if (body.length > LINK.maxFrameBytes) return false;
     if (this.#conn.bufferedAmount + this.#batchLen > LINK.maxBufferedBytes) return false;
     const need = FRAME_HEADER + body.length;
-    if (this.#batchLen > 0 && this.#batchLen + need > LINK.batchBytes) this.flush();
+    if (this.#batchLen > 0 && this.#batchLen + need > LINK.batchBytes) {
+      this.flush();
+      // Sealing the batch closes the link when a key limit is reached.
+      if (this.state !== 'up') return false;
+    }
     if (need >= LINK.batchBytes) {
       // Sealed as header and body parts: the body is encrypted where it lies, never copied.
       writeFrameHeader(soloHeader, 0, kind, body.length);
       this.#seal([soloHeader, body], 1);
-      return true;
+      return this.state === 'up';
     }
     let b = this.#batch;
     if (!b || b.length < this.#batchLen + need) {
@@ -398,6 +402,8 @@ export class Link {
     if (this.state === 'closed') return;
     if (this.state === 'up') {
       this.flush();
+      // Sealing the last batch may itself have closed the link (a key limit reached).
+      if (this.state !== 'up') return;
       const reason = utf8(info.detail.slice(0, 200));
       const pt = new Uint8Array(FRAME_HEADER + reason.length);
       writeFrame(pt, 0, LinkKind.CLOSE, reason);

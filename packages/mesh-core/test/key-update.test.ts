@@ -374,6 +374,34 @@ describe('Link key update', () => {
     expect(b.closed?.code).toBe('remote');
     expect(b.violations).toEqual([]);
   });
+
+  it('a key limit reached while close() seals the last batch still closes cleanly', async () => {
+    const { a, b } = await linkPair({ keyUpdateAfterRecords: 1, maxKeyEpoch: 1 });
+    a.link.send(KIND, numbered(0));
+    a.link.flush();
+    expect(a.link.keyEpochs?.send).toBe(1);
+    a.link.send(KIND, numbered(1));
+    expect(() => a.link.close()).not.toThrow();
+    expect(a.link.state).toBe('closed');
+    expect(a.closed?.detail).toBe('key epoch limit reached, re-handshake');
+    await until(() => b.closed !== undefined);
+    expect(b.got).toEqual([0]);
+    expect(b.closed?.code).toBe('remote');
+  });
+  it('a key limit reached while send() flushes or seals a large frame refuses the frame', async () => {
+    for (const batched of [true, false]) {
+      const { a } = await linkPair({ keyUpdateAfterRecords: 1, maxKeyEpoch: 1 });
+      a.link.send(KIND, numbered(0));
+      a.link.flush();
+      if (batched) a.link.send(KIND, numbered(1));
+      let sent: boolean | undefined;
+      expect(() => {
+        sent = a.link.send(KIND, numbered(2, 70_000));
+      }).not.toThrow();
+      expect(sent).toBe(false);
+      expect(a.closed?.detail).toBe('key epoch limit reached, re-handshake');
+    }
+  });
 });
 
 describe('Link key update attacks', () => {
