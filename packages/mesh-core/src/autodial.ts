@@ -41,6 +41,12 @@ export const AUTODIAL_DEFAULTS = {
   backoffMaxMs: 600_000,
   /** Endpoints whose failures are remembered (oldest forgotten first). */
   maxFailures: 1_024,
+  /**
+   * A link that an auto-dial opened and that lived this long resets its endpoint's backoff. A
+   * shorter-lived one keeps it, so a peer that accepts and drops links at once is redialled with
+   * growing gaps, like a failing one, instead of in a loop of full handshakes.
+   */
+  stableLinkMs: 60_000,
 } as const;
 
 /** Events MeshNetwork emits for auto-dials: `(info: { nodeId, endpoint, code? })`. */
@@ -86,7 +92,7 @@ export interface AutoDialStats {
   autoDialFailures: number;
   /** Candidates held. */
   autoDialCandidates: number;
-  /** Endpoints waiting out a backoff. */
+  /** Endpoints waiting out a backoff (after a failure, or a link not yet proven stable). */
   autoDialBackoffs: number;
   /** PEERS entries not taken as candidates (wrong scheme, bad syntax, this node). */
   autoDialRejectedEndpoints: number;
@@ -284,7 +290,8 @@ export class AutoDialer {
       () => {
         if (this.#inflight.get(c.endpoint) !== c) return;
         this.#inflight.delete(c.endpoint);
-        this.#failures.delete(c.endpoint);
+        // Spaced like a failure until the link proves stable (linkDown).
+        this.#backoff(c.endpoint);
         this.#stats.autoDialsSucceeded++;
         h.report(true, { nodeId: c.nodeId, endpoint: c.endpoint });
         this.kick();
@@ -293,7 +300,7 @@ export class AutoDialer {
         // After stop() the table is gone and the failure is the shutdown, not the endpoint.
         if (this.#inflight.get(c.endpoint) !== c || !h.running()) return;
         this.#inflight.delete(c.endpoint);
-        this.#failed(c.endpoint);
+        this.#backoff(c.endpoint);
         this.#stats.autoDialFailures++;
         h.report(false, { nodeId: c.nodeId, endpoint: c.endpoint, code: (e as { code?: string })?.code ?? 'unknown' });
         this.kick();
@@ -302,7 +309,7 @@ export class AutoDialer {
   }
 
   /** Exponential backoff with jitter in [delay/2, delay], like reconnects (link.md section 7). */
-  #failed(endpoint: string): void {
+  #backoff(endpoint: string): void {
     const prev = this.#failures.get(endpoint);
     const attempts = (prev?.attempts ?? 0) + 1;
     const d = AUTODIAL_DEFAULTS;
@@ -311,6 +318,12 @@ export class AutoDialer {
     this.#failures.delete(endpoint);
     if (this.#failures.size >= d.maxFailures) this.#failures.delete(this.#failures.keys().next().value as string);
     this.#failures.set(endpoint, { attempts, retryAt: this.#h.clock.now() + delay });
+  }
+
+  /** A link went down after `livedMs`; a stable one clears its endpoint's backoff. Checks soon. */
+  linkDown(endpoint: string | undefined, livedMs: number): void {
+    if (endpoint !== undefined && livedMs >= AUTODIAL_DEFAULTS.stableLinkMs) this.#failures.delete(endpoint);
+    this.kick();
   }
 
   getStats(): AutoDialStats {

@@ -975,7 +975,7 @@ export class MeshNetwork implements LinkLayer {
       for (const h of [...this.#peerHandlers]) this.#safe(() => h('down', { nodeId: id }));
       this.emit(MeshEvents.PEER_DISCONNECTED, peer, info.detail);
       if (link.endpoint && this.#persistent.has(link.endpoint) && info.code !== 'replaced') this.#scheduleReconnect(link.endpoint);
-      this.#auto?.kick();
+      this.#auto?.linkDown(link.endpoint, this.#clock.now() - link.upAt);
     }
   }
 

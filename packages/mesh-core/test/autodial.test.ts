@@ -348,7 +348,49 @@ describe('outbound subnet diversity', () => {
   });
 });
 
+describe('auto-dial does not churn', () => {
+  it('a peer that accepts and drops the link at once is redialled with growing gaps, not in a loop', async () => {
+    const hub = new MemoryHub();
+    const x = await memNode(hub, 2, QUIET, '10.0.2.1');
+    x.on('peer:connected', (p: { nodeId: string }) => x.disconnect(p.nodeId, 'go away'));
+    const clock = new FakeClock();
+    const { m: a, transport } = await dialler(hub, 0, clock, { autoDial: { targetPeers: 3, intervalMs: 1000 } }, '10.0.0.1');
+    const evil = await advertiser(hub, a, identity(1), '10.0.8.8');
+    evil.advertise([[x.localId, ep(x)]]);
+    await drive(clock, 300_000, 1000);
+    const n = transport.to(ep(x)).length;
+    // Without the guard: a full handshake every tick (300). With it: gaps of 10 s doubling.
+    expect(n).toBeGreaterThanOrEqual(3);
+    expect(n).toBeLessThanOrEqual(7);
+    expect(a.getStats().autoDialsSucceeded).toBe(n);
+  });
+});
+
 describe('auto-dial life cycle', () => {
+  it('at most maxConcurrentDials dials are in flight', async () => {
+    const hub = new MemoryHub();
+    const entries: [string, string][] = [];
+    const listeners: { close(): Promise<void> }[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = new MemoryTransport({ hub, address: `10.0.${70 + i}.7` });
+      const l = await t.listen({ host: '0.0.0.0', port: 0, maxPayload: LINK.maxRecordBytes }, () => {});
+      listeners.push(l);
+      entries.push([fakeNodeId(), `mem://10.0.${70 + i}.7:${l.port}`]);
+    }
+    const clock = new FakeClock();
+    const { m: a, transport } = await dialler(hub, 0, clock, { autoDial: { maxConcurrentDials: 2, intervalMs: 1000 } }, '10.0.0.1');
+    const evil = await advertiser(hub, a, identity(1), '10.0.8.8');
+    evil.advertise(entries);
+    // Five seconds of ticks, well inside the 10 s handshake timeout: the first two stay in flight.
+    await drive(clock, 5000, 1000);
+    expect(a.getStats().autoDials).toBe(2);
+    expect(a.getStats().pendingHandshakes).toBe(2);
+    expect(transport.dials).toHaveLength(2);
+    await a.stop();
+    expect(clock.pending).toBe(0);
+    for (const l of listeners) await l.close();
+  });
+
   it('stop() with a dial in flight leaves no timers, sockets or failures', async () => {
     const hub = new MemoryHub();
     // A listener that accepts and never answers: the auto-dial stays in its handshake.
