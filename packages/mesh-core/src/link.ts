@@ -64,7 +64,7 @@ export interface LinkHost {
    * Record-layer limits (key update after records or time, epoch bound). Absent: the `LINK`
    * defaults. The key age is always measured with `clock`.
    */
-  readonly records?: Omit<RecordLayerOptions, 'now'>;
+  readonly recordOptions?: Omit<RecordLayerOptions, 'now'>;
 }
 
 export interface LinkStats {
@@ -286,7 +286,7 @@ export class Link {
     this.mode = r.mode;
     this.resumption = r.resumption;
     const clock = this.#host.clock;
-    this.#records = new RecordLayer(r.sendSecret, r.recvSecret, { ...this.#host.records, now: () => clock.now() });
+    this.#records = new RecordLayer(r.sendSecret, r.recvSecret, { ...this.#host.recordOptions, now: () => clock.now() });
     this.state = 'up';
     this.upAt = this.#host.clock.now();
     this.lastRecv = this.upAt;

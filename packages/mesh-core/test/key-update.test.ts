@@ -205,13 +205,13 @@ interface Side {
   closed: CloseInfo | undefined;
 }
 
-function makeHost(id: NodeIdentity, clock: FakeClock, side: Omit<Side, 'link'>, records?: LinkHost['records']): LinkHost {
+function makeHost(id: NodeIdentity, clock: FakeClock, side: Omit<Side, 'link'>, records?: LinkHost['recordOptions']): LinkHost {
   return {
     handshake: cfg(id, clock),
     clock,
     handshakeTimeoutMs: LINK.handshakeTimeoutMs,
     peerCheck: () => undefined,
-    records,
+    recordOptions: records,
     onUp() {},
     onFrame(_link, kind, body) {
       if (kind === KIND) side.got.push(new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0));
@@ -233,7 +233,7 @@ afterEach(async () => {
 });
 
 /** A listening responder Link on a fresh hub; `accepted` fills in when a connection arrives. */
-async function responder(clock: FakeClock, records?: LinkHost['records']) {
+async function responder(clock: FakeClock, records?: LinkHost['recordOptions']) {
   const hub = new MemoryHub();
   const side: Omit<Side, 'link'> & { link?: Link } = { got: [], violations: [], closed: undefined };
   const host = makeHost(identity(1), clock, side, records);
@@ -251,7 +251,7 @@ async function responder(clock: FakeClock, records?: LinkHost['records']) {
 }
 
 /** Two Links with a completed handshake. */
-async function linkPair(records?: LinkHost['records']) {
+async function linkPair(records?: LinkHost['recordOptions']) {
   const clock = new FakeClock();
   const { side: b, dial } = await responder(clock, records);
   const conn = await dial();
@@ -271,7 +271,7 @@ function numbered(i: number, size = 4): Uint8Array {
 }
 
 /** An attacker that completes a real handshake by hand and seals whatever records it likes. */
-async function attacker(records?: LinkHost['records']) {
+async function attacker(records?: LinkHost['recordOptions']) {
   const clock = new FakeClock();
   const { side, dial } = await responder(clock, records);
   const conn = await dial();
