@@ -141,8 +141,8 @@ export function parseCandidateEndpoint(endpoint: string, scheme: string): { ip: 
   return { ip };
 }
 
-/** Uniform in [0, 1] from the CSPRNG (never Math.random, house rule 7). */
-function uniform(): number {
+/** A uniformly random 32-bit unsigned integer from the CSPRNG (never Math.random, house rule 7). */
+function randomU32(): number {
   const r = randomBytes(4);
   return (((r[0] as number) << 24) | ((r[1] as number) << 16) | ((r[2] as number) << 8) | (r[3] as number)) >>> 0;
 }
@@ -157,7 +157,7 @@ export class AutoDialer {
   /** Candidates by endpoint; insertion order is age. */
   readonly #cands = new Map<string, Candidate>();
   readonly #perSource = new Map<string, number>();
-  /** Backoff of failed endpoints (LRU by last failure). */
+  /** Backoff per endpoint after a failure or a link not yet proven stable (LRU by last update). */
   readonly #failures = new Map<string, Failure>();
   readonly #inflight = new Map<string, Candidate>();
   #interval: unknown;
@@ -257,7 +257,7 @@ export class AutoDialer {
       if (f && f.retryAt > now) continue;
       if (h.excluded(c.nodeId, c.endpoint)) continue;
       // A random order among equals: an advertiser cannot put its entries first by listing them first.
-      pool.push({ c, order: uniform() });
+      pool.push({ c, order: randomU32() });
     }
     while (slots > 0 && pool.length > 0) {
       let best = -1;
@@ -314,7 +314,7 @@ export class AutoDialer {
     const attempts = (prev?.attempts ?? 0) + 1;
     const d = AUTODIAL_DEFAULTS;
     const base = Math.min(d.backoffMaxMs, d.backoffBaseMs * 2 ** Math.min(attempts - 1, 30));
-    const delay = Math.round(base * (0.5 + uniform() / 0xffff_ffff / 2));
+    const delay = Math.round(base * (0.5 + randomU32() / 0xffff_ffff / 2));
     this.#failures.delete(endpoint);
     if (this.#failures.size >= d.maxFailures) this.#failures.delete(this.#failures.keys().next().value as string);
     this.#failures.set(endpoint, { attempts, retryAt: this.#h.clock.now() + delay });
