@@ -11,7 +11,7 @@ import { silentLogger, systemClock } from '@yak/mesh-core';
 import { callTimeout } from './calls.js';
 import { AnnexCore } from './core.js';
 import { TypeByte } from './envelope.js';
-import { ChannelClosedError, InvalidArgumentError, StoppedError } from './errors.js';
+import { ChannelClosedError, InvalidArgumentError, KeyExhaustedError, StoppedError } from './errors.js';
 import { resolveOptions } from './options.js';
 import { type AnnexPayload, CloseReason, encodePayload } from './payload.js';
 import { sessionListing, sessionView, statsSnapshot } from './stats.js';
@@ -213,8 +213,9 @@ export class Annex {
         continue;
       }
       if (c.rekeys.timedOut(s, now)) {
-        // An unanswered rekey leaves the two sides unsure which key the other uses: start over (section 6).
-        c.channels.closeWith(s, CloseReason.REKEY_FAILED);
+        // An unanswered rekey leaves the two sides unsure which key the other uses, and a key may
+        // not outlive its time bound: start over (section 6.1). Held sends fail with a typed error.
+        c.channels.closeWith(s, CloseReason.REKEY_FAILED, new KeyExhaustedError('rekey_failed', s.peer));
         continue;
       }
       c.rekeys.maybeStart(s);

@@ -95,15 +95,21 @@ export class Channels {
   retire(s: Session): void {
     s.retiredUntil = this.core.clock.now() + this.core.o.rekeyGraceMs;
     this.core.rekeys.abandon(s);
+    // Held sends were never sealed; the replaced session will not get a new key for them.
+    this.core.outbox.failHeld(s, new ChannelClosedError('channel replaced'));
   }
 
-  /** Tear `s` down: wipe its keys and settle every send and rekey waiting on it. */
-  drop(s: Session): void {
+  /**
+   * Tear `s` down: wipe its keys and settle every send and rekey waiting on it. Held sends
+   * (section 6.1) reject with `heldError`, ChannelClosedError unless the caller names the cause.
+   */
+  drop(s: Session, heldError?: Error): void {
     const c = this.core;
     if (c.sessions.get(s.peer) === s) c.sessions.delete(s.peer);
     c.byId.delete(s.idHex);
     c.replay.remove(s.idHex);
     c.reassembly.release(s);
+    c.outbox.failHeld(s, heldError ?? new ChannelClosedError('channel closed'));
     const queued = c.outbox.detach(s);
     s.destroy();
     for (const q of queued) q.done?.(new ChannelClosedError('channel closed'));
@@ -111,7 +117,7 @@ export class Channels {
   }
 
   /** Send an authenticated close with `reason` (best effort) and tear the session down. */
-  closeWith(s: Session, reason: number): void {
+  closeWith(s: Session, reason: number, heldError?: Error): void {
     const c = this.core;
     c.sessions.delete(s.peer);
     try {
@@ -119,7 +125,7 @@ export class Channels {
     } catch {
       // The session could not seal (no send key): nothing to tell.
     }
-    this.drop(s);
+    this.drop(s, heldError);
   }
 
   /** closeChannel: cancel handshakes, tell the peer, wipe every session with it (section 7). */

@@ -18,7 +18,10 @@ export const ANNEX_DEFAULTS = {
    * grace period). Chosen: 10 s covers multi-hop queues of a loaded mesh.
    */
   rekeyGraceMs: 10_000,
-  /** A rekey not answered in this time tears the session down for a fresh handshake (chosen, annex.md section 6). */
+  /**
+   * A rekey not answered in this time tears the session down for a fresh handshake (chosen, annex.md section 6).
+   * With rekeyIntervalMs it also bounds the age of any key: rekeyIntervalMs + rekeyTimeoutMs (section 6.1).
+   */
   rekeyTimeoutMs: 30_000,
   /** openChannel gives up after this long (chosen: several multi-hop round trips plus KEM work). */
   handshakeTimeoutMs: 10_000,
@@ -49,6 +52,12 @@ export const ANNEX_DEFAULTS = {
   reassemblyTimeoutMs: 60_000,
   /** `send` waits this long for a congested mesh link to drain (chosen). */
   sendTimeoutMs: 30_000,
+  /**
+   * Sends held per session while the send key is at its hard bound and the rekey is in flight
+   * (annex.md section 6.1). Chosen: four times REKEY_HARD_MARGIN, so a burst several round trips
+   * long waits instead of failing; the payloads they reference are bounded by 2 x maxPayloadBytes.
+   */
+  maxHeldSends: 4_096,
   /** Message handlers registered at once (chosen). */
   maxHandlers: 256,
   /**
@@ -78,3 +87,24 @@ export const WIRE = {
   /** Previous epochs kept in their grace period at once (chosen: bounded even under rapid rekeys). */
   maxRetiredEpochs: 4,
 } as const;
+
+/**
+ * Hard bound on the use of one key (annex.md section 6.1). `rekeyAfterMessages` only starts a
+ * rekey; a sender seals at most `rekeyAfterMessages + REKEY_HARD_MARGIN` messages under one send
+ * key and then holds further sends until the new key is in place, and a receiver refuses
+ * envelopes beyond that bound under one key. The split between a soft "rekey after" and a hard
+ * "reject after" limit follows WireGuard (Donenfeld, "WireGuard: Next Generation Kernel Network
+ * Tunnel", section 6.1: Rekey-After-Messages / Reject-After-Messages, Rekey-After-Time /
+ * Reject-After-Time). Chosen: 1,000 messages, 10% of the seed 000 default of 10,000: enough for
+ * one rekey round trip (about 100 ms across a few hops) at 10,000 messages per second without
+ * stalling, and a fixed count, so peers with the same `rekeyAfterMessages` agree on the bound.
+ */
+export const REKEY_HARD_MARGIN = 1_000;
+
+/**
+ * Envelopes a sender may seal under one key beyond its messages: the finishing envelope of the
+ * handshake (section 4.3), one rekey offer, one rekey accept and one close. They carry no
+ * message, so they do not count against the message bound, but they use sequence numbers, which
+ * is what a receiver can see; it allows this many on top of the hard bound (section 6.1).
+ */
+export const REKEY_CONTROL_ENVELOPES = 4;

@@ -15,6 +15,7 @@ export type AnnexErrorCode =
   | 'YAK_ANNEX_TOO_MANY_SESSIONS'
   | 'YAK_ANNEX_STOPPED'
   | 'YAK_ANNEX_CONGESTED'
+  | 'YAK_ANNEX_KEY_EXHAUSTED'
   | 'YAK_ANNEX_MALFORMED';
 
 /** Base class of every error @yak/annex throws or rejects with. */
@@ -107,6 +108,24 @@ export class CongestedError extends AnnexError {
   constructor(nodeId: string) {
     super('YAK_ANNEX_CONGESTED', `send queue to ${nodeId} is full`);
     this.name = 'CongestedError';
+  }
+}
+
+/**
+ * The send key reached its hard bound (annex.md section 6.1) and the send could not wait for the
+ * new key: `reason` is 'queue_full' when too many sends are already held for the session, or
+ * 'rekey_failed' when the rekey timed out and the session was torn down.
+ */
+export class KeyExhaustedError extends AnnexError {
+  constructor(
+    readonly reason: 'queue_full' | 'rekey_failed',
+    nodeId: string,
+  ) {
+    super(
+      'YAK_ANNEX_KEY_EXHAUSTED',
+      reason === 'queue_full' ? `too many sends to ${nodeId} wait for a new key` : `rekey with ${nodeId} failed; the session was closed`,
+    );
+    this.name = 'KeyExhaustedError';
   }
 }
 

@@ -405,6 +405,10 @@ export class Handshakes {
     }
     this.#dropAccepting(acc);
     c.replay.commit(idHex, 0);
+    // The finishing envelope is the first of the initiator's key (section 6.1 counts it).
+    const ep0 = s.epochs.get(0) as NonNullable<ReturnType<typeof s.epochs.get>>;
+    ep0.recvLo = 0;
+    ep0.recvHi = 0;
     c.byId.set(idHex, s);
     s.finishHash = toHex(sha256(bytes));
     s.established = true;

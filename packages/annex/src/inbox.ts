@@ -1,6 +1,6 @@
-// The receive path (docs/protocol/annex.md sections 2 and 5): dispatch by envelope type, session
-// lookup, replay window, authentication, then the plaintext kinds of section 5.2. Nothing a peer
-// sends can throw out of here (SPEC section 2, "Errors").
+// The receive path (docs/protocol/annex.md sections 2, 5 and 6.1): dispatch by envelope type,
+// session lookup, replay window, the per-key bound, authentication, then the plaintext kinds of
+// section 5.2. Nothing a peer sends can throw out of here (SPEC section 2, "Errors").
 import { isNodeId, NodeIdentity, sha256, toHex } from '@yak/crypto';
 import { WIRE } from './constants.js';
 import type { AnnexCore } from './core.js';
@@ -70,6 +70,11 @@ export class Inbox {
       }
       return c.reject('replay window');
     }
+    // Section 6.1: a key seals a bounded number of envelopes, and honest sequence numbers under
+    // one key are consecutive, so a span beyond the bound means the peer kept using the key.
+    const lo = Math.min(ep.recvLo ?? env.seq, env.seq);
+    const hi = Math.max(ep.recvHi ?? env.seq, env.seq);
+    if (hi - lo >= c.rekeys.recvLimit) return c.reject('key used past its hard bound');
     let pt: Uint8Array;
     try {
       pt = ep.recv.open(nonceFor(env.epoch, env.seq), env.sealed, env.header);
@@ -78,6 +83,8 @@ export class Inbox {
     }
     // The window moves only after authentication (SPEC section 2, "Replay").
     c.replay.commit(idHex, env.seq);
+    ep.recvLo = lo;
+    ep.recvHi = hi;
     s.lastActivity = now;
     if (s.role === 'initiator' && !s.established) {
       // Any envelope sealed by the responder under the new keys is its key confirmation.

@@ -19,7 +19,7 @@ export {
   type SendResult,
 } from './annex.js';
 /** Defaults with their sources. */
-export { ANNEX_DEFAULTS, WIRE } from './constants.js';
+export { ANNEX_DEFAULTS, REKEY_CONTROL_ENVELOPES, REKEY_HARD_MARGIN, WIRE } from './constants.js';
 /** The envelope codec (for tools, tests and traffic inspection). */
 export {
   AnnexMessageType,
@@ -42,6 +42,7 @@ export {
   CongestedError,
   HandshakeError,
   InvalidArgumentError,
+  KeyExhaustedError,
   MalformedEnvelopeError,
   PayloadTooLargeError,
   SessionLimitError,

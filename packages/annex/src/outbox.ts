@@ -1,15 +1,17 @@
 // The send path (docs/protocol/annex.md sections 5.1-5.3): sealing under the current send key,
 // batching small messages of one tick, chunking large ones, and the per-session queue that
-// holds envelopes in sequence order while a mesh link is congested.
+// holds envelopes in sequence order while a mesh link is congested. Section 6.1: a send key
+// seals at most a hard bound of messages; sends beyond it are held, in call order, until the
+// rekey installs the next key.
 import { sha256 } from '@yak/crypto';
-import { WIRE } from './constants.js';
+import { ANNEX_DEFAULTS, WIRE } from './constants.js';
 import type { AnnexCore } from './core.js';
 import { sealEnvelope, TypeByte } from './envelope.js';
-import { type AnnexError, ChannelClosedError, CongestedError, TimeoutError, UnreachableError } from './errors.js';
+import { type AnnexError, ChannelClosedError, CongestedError, KeyExhaustedError, TimeoutError, UnreachableError } from './errors.js';
 import { nonceFor } from './handshake.js';
 import { BatchPlaintext, bodyLength, chunkParts, encodeBodyHead, InnerKind, type MessageBody } from './payload.js';
 import { PROOF_CONTEXT, proofMessage } from './proof.js';
-import type { Session } from './session.js';
+import type { HeldSend, Session } from './session.js';
 import type { SendResult } from './types.js';
 
 /** Message bodies up to this size are batched (chosen: small messages are where per-envelope cost dominates). */
@@ -22,21 +24,25 @@ const MAX_FLUSH_DELAY_MS = 50;
 /** An envelope waiting for a congested link. */
 export type Queued = Session['queue'][number];
 
+/** An encoded payload (payload.ts `encodePayload`). */
+export type Encoded = { type: number; bytes: Uint8Array };
+
 export class Outbox {
   constructor(readonly core: AnnexCore) {}
 
   /**
    * Seal the concatenation of `parts` as the next envelope of `s` under its current send key: one
-   * allocation for the whole envelope, no copy of the parts (section 5.3).
+   * allocation for the whole envelope, no copy of the parts (section 5.3). `messages` is what the
+   * envelope counts against the key's message bound: 0 for handshake, rekey and close envelopes.
    */
-  seal(s: Session, type: number, parts: readonly Uint8Array[]): Uint8Array {
+  seal(s: Session, type: number, parts: readonly Uint8Array[], messages = 0): Uint8Array {
     // Messages waiting in a batch were sent first: their envelope must precede this one.
     if (s.batch) this.flushBatch(s);
     const ep = s.current;
     if (!ep.send) throw new ChannelClosedError('session cannot send');
     const seq = s.nextSeq++;
     const env = sealEnvelope(ep.send, nonceFor(ep.epoch, seq), type, s.id, ep.epoch, seq, parts);
-    s.sentInEpoch++;
+    s.sentInEpoch += messages;
     return env;
   }
 
@@ -53,20 +59,33 @@ export class Outbox {
     });
   }
 
-  /** Send one encoded payload on the established session `s`. */
-  async send(
-    s: Session,
-    encoded: { type: number; bytes: Uint8Array },
-    signal: AbortSignal | undefined,
-    deadline: number,
-  ): Promise<SendResult> {
+  /**
+   * Messages the current send key may still seal (section 6.1): the hard bound minus what it
+   * sealed and what waits in the open batch; none once the key is older than
+   * rekeyIntervalMs + rekeyTimeoutMs.
+   */
+  room(s: Session): number {
     const c = this.core;
-    const now = c.clock.now();
-    const b: { timestamp: number; type: number; payload: Uint8Array; signature?: Uint8Array } = {
-      timestamp: now,
-      type: encoded.type,
-      payload: encoded.bytes,
-    };
+    if (c.clock.now() - s.epochStartedAt >= c.o.rekeyIntervalMs + c.o.rekeyTimeoutMs) return 0;
+    return c.rekeys.hardLimit - s.sentInEpoch - (s.batch ? s.batch.plaintext.count : 0);
+  }
+
+  /**
+   * Send one encoded payload on the established session `s`: at once when the key has room for
+   * all its envelopes and no earlier send is held, else held until the next key (section 6.1).
+   */
+  send(s: Session, encoded: Encoded, signal: AbortSignal | undefined, deadline: number): Promise<SendResult> {
+    const chunkBytes = this.core.o.chunkBytes;
+    const bodyLen = bodyLength(encoded.bytes.length, s.signed);
+    const units = bodyLen <= BATCH_SMALL_BODY || bodyLen <= chunkBytes ? 1 : Math.ceil(bodyLen / chunkBytes);
+    if (s.held.length === 0 && this.room(s) >= units) return this.#sendNow(s, encoded, bodyLen, signal, deadline);
+    return this.#hold(s, encoded, bodyLen, signal, deadline);
+  }
+
+  /** The body of a message sealed now: timestamp, payload type and, in signed sessions, the signature (section 5.4). */
+  #body(s: Session, encoded: Encoded, now: number): MessageBody {
+    const c = this.core;
+    const b: MessageBody = { timestamp: now, type: encoded.type, payload: encoded.bytes };
     if (s.signed) {
       const msg = proofMessage({
         signer: c.localId,
@@ -78,7 +97,13 @@ export class Outbox {
       });
       b.signature = c.identity.sign(msg, PROOF_CONTEXT);
     }
-    const bodyLen = bodyLength(encoded.bytes.length, s.signed);
+    return b;
+  }
+
+  async #sendNow(s: Session, encoded: Encoded, bodyLen: number, signal: AbortSignal | undefined, deadline: number): Promise<SendResult> {
+    const c = this.core;
+    const now = c.clock.now();
+    const b = this.#body(s, encoded, now);
     if (bodyLen <= BATCH_SMALL_BODY) return this.#sendBatched(s, b, bodyLen, signal, deadline, now);
     // Anything queued in a batch goes first, so envelopes keep the order of the send calls.
     this.flushBatch(s);
@@ -107,7 +132,7 @@ export class Outbox {
       for (const inner of inners) {
         let env: Uint8Array;
         try {
-          env = this.seal(s, TypeByte.ENCRYPTED, inner);
+          env = this.seal(s, TypeByte.ENCRYPTED, inner, 1);
         } catch (e) {
           cb(e as Error);
           continue;
@@ -177,15 +202,135 @@ export class Outbox {
     if (s.closed) return settle(new ChannelClosedError('channel closed'));
     let env: Uint8Array;
     try {
-      env = this.seal(s, TypeByte.ENCRYPTED, batch.plaintext.parts());
+      // Rekeying counts messages (seed 000: every 10,000 messages), not envelopes.
+      env = this.seal(s, TypeByte.ENCRYPTED, batch.plaintext.parts(), batch.plaintext.count);
     } catch (e) {
       return settle(e as Error);
     }
     const seq = s.nextSeq - 1;
-    // Rekeying counts messages (seed 000: every 10,000 messages), not envelopes.
-    s.sentInEpoch += batch.plaintext.count - 1;
     this.queue(s, env, (err) => settle(err ?? seq), batch.deadline);
     this.core.rekeys.maybeStart(s);
+  }
+
+  /**
+   * Hold a send until the next key has room (section 6.1). The hold is bounded (maxHeldSends
+   * sends, twice maxPayloadBytes of payload) and ends with the send's deadline or abort; the
+   * payload is read when the send is sealed, as while a channel is opening (section 5.3).
+   */
+  async #hold(s: Session, encoded: Encoded, bodyLen: number, signal: AbortSignal | undefined, deadline: number): Promise<SendResult> {
+    const c = this.core;
+    const bytes = encoded.bytes.length;
+    if (s.held.length >= ANNEX_DEFAULTS.maxHeldSends || s.heldBytes + bytes > 2 * c.o.maxPayloadBytes) {
+      throw new KeyExhaustedError('queue_full', s.peer);
+    }
+    let resolve: (r: SendResult) => void = () => {};
+    let reject: (e: Error) => void = () => {};
+    const result = new Promise<SendResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const whole = bodyLen <= BATCH_SMALL_BODY || bodyLen <= c.o.chunkBytes;
+    const job: HeldSend = {
+      bytes,
+      fail: (e) => reject(e),
+      pump: whole
+        ? () => {
+            if (this.room(s) < 1) return false;
+            // The caller's signal is watched below; the deadline still bounds the mesh queue.
+            this.#sendNow(s, encoded, bodyLen, undefined, deadline).then(resolve, reject);
+            return true;
+          }
+        : this.#chunkPump(s, encoded, deadline, resolve, reject),
+    };
+    s.held.push(job);
+    s.heldBytes += bytes;
+    // A chunked message may start under the room left; anything else waits for the next key.
+    this.release(s);
+    try {
+      return await c.race(result, signal, Math.max(1, deadline - c.clock.now()), 'send');
+    } finally {
+      const i = s.held.indexOf(job);
+      if (i >= 0) {
+        s.held.splice(i, 1);
+        s.heldBytes -= bytes;
+      }
+    }
+  }
+
+  /**
+   * The pump of a held chunked message: seals chunks while the key has room and resumes under the
+   * next key. Chunks of one message may span keys: reassembly is per session (section 5.2).
+   */
+  #chunkPump(s: Session, encoded: Encoded, deadline: number, resolve: (r: SendResult) => void, reject: (e: Error) => void): () => boolean {
+    const c = this.core;
+    let inners: Uint8Array[][] | undefined;
+    let next = 0;
+    let sequence = 0;
+    let pending = 0;
+    let sealedAll = false;
+    let failed = false;
+    const cb = (err?: Error) => {
+      if (failed) return;
+      if (err) {
+        failed = true;
+        reject(err);
+        return;
+      }
+      if (--pending === 0 && sealedAll) resolve({ sent: true, sessionId: s.idHex, sequence });
+    };
+    return () => {
+      if (failed) return true;
+      if (this.room(s) < 1) return false;
+      if (!inners) {
+        if (s.closed) {
+          cb(new ChannelClosedError('channel closed'));
+          return true;
+        }
+        this.flushBatch(s);
+        const head = encodeBodyHead(this.#body(s, encoded, c.clock.now()), 0);
+        inners = chunkParts([head, encoded.bytes], c.o.chunkBytes, s.nextMessageId++ >>> 0);
+        sequence = s.nextSeq;
+        pending = inners.length;
+      }
+      while (next < inners.length && this.room(s) >= 1) {
+        let env: Uint8Array;
+        try {
+          env = this.seal(s, TypeByte.ENCRYPTED, inners[next++] as Uint8Array[], 1);
+        } catch (e) {
+          cb(e as Error);
+          return true;
+        }
+        this.queue(s, env, cb, deadline);
+        if (failed) return true;
+      }
+      if (next < inners.length) return false;
+      sealedAll = true;
+      c.counters.messagesEncrypted++;
+      s.messageCount++;
+      s.lastActivity = c.clock.now();
+      c.rekeys.maybeStart(s);
+      if (pending === 0) resolve({ sent: true, sessionId: s.idHex, sequence });
+      return true;
+    };
+  }
+
+  /** A new key is in place (or room was left): seal held sends in call order while it has room. */
+  release(s: Session): void {
+    while (s.held.length > 0) {
+      const job = s.held[0] as HeldSend;
+      if (!job.pump()) break;
+      s.held.shift();
+      s.heldBytes -= job.bytes;
+    }
+    // Still holding: make sure a rekey is on its way (section 6).
+    if (s.held.length > 0) this.core.rekeys.maybeStart(s);
+  }
+
+  /** Reject every held send of `s` (teardown, replacement). */
+  failHeld(s: Session, err: Error): void {
+    const jobs = s.held.splice(0);
+    s.heldBytes = 0;
+    for (const j of jobs) j.fail(err);
   }
 
   /**

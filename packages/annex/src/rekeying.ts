@@ -2,6 +2,7 @@
 // the offer/accept exchange, simultaneous offers, and callers of `rekey()` waiting for the switch.
 // The keys of each epoch and the switch itself are held by Session (session.ts).
 import { hybridKem, hybridKemEphemeral } from '@yak/crypto';
+import { REKEY_CONTROL_ENVELOPES, REKEY_HARD_MARGIN } from './constants.js';
 import type { AnnexCore } from './core.js';
 import { TypeByte, X_CT, X_PK } from './envelope.js';
 import { ChannelClosedError } from './errors.js';
@@ -13,7 +14,18 @@ export class Rekeying {
   /** Callers of `rekey()` per session, woken on every epoch change and on teardown. */
   readonly #epochWaiters = new Map<Session, Set<() => void>>();
 
-  constructor(readonly core: AnnexCore) {}
+  /** Messages one send key may seal (section 6.1): the soft trigger plus REKEY_HARD_MARGIN. */
+  readonly hardLimit: number;
+  /**
+   * Envelopes a receiver accepts under one key, by sequence number span (section 6.1): the hard
+   * bound plus the control envelopes that carry no message.
+   */
+  readonly recvLimit: number;
+
+  constructor(readonly core: AnnexCore) {
+    this.hardLimit = core.o.rekeyAfterMessages + REKEY_HARD_MARGIN;
+    this.recvLimit = this.hardLimit + REKEY_CONTROL_ENVELOPES;
+  }
 
   /** `rekey()`: start a rekey unless one is in flight, and wait until this side switched epochs. */
   async rekeyNow(peer: string, signal: AbortSignal | undefined, timeoutMs: number): Promise<{ epoch: number }> {
@@ -50,9 +62,14 @@ export class Rekeying {
     }
   }
 
-  /** Whether the rekey in flight on `s` went unanswered for rekeyTimeoutMs (the session must go). */
+  /**
+   * Whether `s` must be torn down: its rekey went unanswered for rekeyTimeoutMs, or its current
+   * keys are older than rekeyIntervalMs + rekeyTimeoutMs, the time bound of section 6.1.
+   */
   timedOut(s: Session, now: number): boolean {
-    return s.rekey !== undefined && now - s.rekey.startedAt >= this.core.o.rekeyTimeoutMs;
+    const o = this.core.o;
+    if (s.rekey !== undefined && now - s.rekey.startedAt >= o.rekeyTimeoutMs) return true;
+    return now - s.epochStartedAt >= o.rekeyIntervalMs + o.rekeyTimeoutMs;
   }
 
   #start(s: Session): void {
@@ -117,6 +134,8 @@ export class Rekeying {
     c.counters.rekeys++;
     c.log.debug({ peer: s.peer, epoch }, 'annex rekeyed');
     this.#notify(s);
+    // Sends held at the old key's hard bound go out under the new one, in call order (section 6.1).
+    c.outbox.release(s);
   }
 
   /** `s` was replaced by a newer session (section 4.6): drop its offer and wake `rekey()` callers. */

@@ -12,6 +12,22 @@ export interface Epoch {
   recv: Aead;
   /** When a retired epoch's receive key is wiped (undefined while current). */
   retireAt: number | undefined;
+  /**
+   * Lowest and highest sequence number authenticated under the receive key: the span a receiver
+   * holds against the hard bound (annex.md section 6.1). Undefined until the first envelope.
+   */
+  recvLo: number | undefined;
+  recvHi: number | undefined;
+}
+
+/**
+ * A send waiting for a new send key (annex.md section 6.1). `pump` seals what the current key
+ * still allows and reports whether the whole message is sealed; `fail` rejects the send.
+ */
+export interface HeldSend {
+  pump(): boolean;
+  fail(err: Error): void;
+  bytes: number;
 }
 
 export interface Partial {
@@ -38,6 +54,7 @@ export class Session {
   messageCount = 0;
   nextSeq = 0;
   sendEpoch = 0;
+  /** Messages sealed under the current send key (a batch counts each message, a chunk counts one). */
   sentInEpoch = 0;
   epochStartedAt: number;
   readonly epochs = new Map<number, Epoch>();
@@ -58,6 +75,9 @@ export class Session {
   queuedBytes = 0;
   flushTimer: unknown;
   flushDelay = 0;
+  /** Sends waiting for a new key, in call order (annex.md section 6.1); bounded by maxHeldSends. */
+  readonly held: HeldSend[] = [];
+  heldBytes = 0;
 
   constructor(
     readonly id: Uint8Array,
@@ -79,7 +99,14 @@ export class Session {
   #install(epoch: number, keys: SessionKeys): void {
     const sendKey = this.role === 'initiator' ? keys.i2r : keys.r2i;
     const recvKey = this.role === 'initiator' ? keys.r2i : keys.i2r;
-    const e: Epoch = { epoch, send: aes256gcm(sendKey), recv: aes256gcm(recvKey), retireAt: undefined };
+    const e: Epoch = {
+      epoch,
+      send: aes256gcm(sendKey),
+      recv: aes256gcm(recvKey),
+      retireAt: undefined,
+      recvLo: undefined,
+      recvHi: undefined,
+    };
     // The Aead objects keep their own copies (wiped by destroy()); ours are not needed.
     wipe(sendKey, recvKey);
     this.epochs.set(epoch, e);
