@@ -60,6 +60,11 @@ export const LINK = {
   maxKeyEpoch: 0xffff_ffff,
   /** Replay window in records (SPEC section 2, "Replay": RFC 6479, at least 1024). */
   replayWindow: 2048,
+  /**
+   * Most proof of work a node does to be admitted by another (link.md section 3.7). Chosen: 2^22
+   * hashes, a few seconds at worst here, within the handshake timeout; NAVR's default asks 2^16.
+   */
+  maxAdmissionDifficulty: 22,
   /** Send queue limit: `send` returns false above it (backpressure). Chosen: 8 MiB. */
   maxBufferedBytes: 8 * 1024 * KiB,
   /** A link with no inbound record for this many ping intervals is dead. */

@@ -21,6 +21,7 @@ import {
   utf8,
   wipe,
 } from '@yak/crypto';
+import { decodeNavrChallenge, encodeNavrChallenge, type NAVR, type NavrChallenge } from '@yak/defense';
 import { LINK } from './constants.js';
 import { Reader, WireError, Writer } from './wire.js';
 
@@ -31,6 +32,7 @@ export const MsgType = {
   FINISH: 0x03,
   CONFIRM: 0x04,
   REJECT: 0x05,
+  CHALLENGE: 0x06,
   RECORD: 0x10,
 } as const;
 
@@ -48,6 +50,7 @@ export const RejectCode = {
   DUPLICATE: 10,
   SELF: 11,
   SHUTTING_DOWN: 12,
+  ADMISSION: 13,
 } as const;
 export type RejectCodeValue = (typeof RejectCode)[keyof typeof RejectCode];
 
@@ -116,9 +119,38 @@ export class RecordCache {
     return { record, hash };
   }
 
+  /** True when `bytes` is a record this cache verified (so no ML-DSA work would be spent). */
+  has(bytes: Uint8Array): boolean {
+    return this.#m.has(hex(sha256(bytes)));
+  }
+
   get size(): number {
     return this.#m.size;
   }
+}
+
+/** A solved admission challenge attached to HELLO (link.md section 3.7). */
+interface Proof {
+  challenge: Uint8Array;
+  solution: Uint8Array;
+}
+
+/** The optional HELLO extension after the mode fields, then the end of the message. */
+function readProof(r: InstanceType<typeof Reader>): Proof | undefined {
+  if (r.remaining === 0) return undefined;
+  if (r.u8() !== EXT_ADMISSION) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unknown HELLO extension');
+  const challenge = r.vec16(1, MAX_CHALLENGE);
+  const solution = r.vec8(1, 32);
+  r.end();
+  return { challenge, solution };
+}
+
+/** A NAVR solution (hex, as the solvers return it) as bytes. */
+function fromHexSolution(s: string): Uint8Array {
+  if (!/^(?:[0-9a-f]{2}){1,32}$/.test(s)) throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'bad admission solution');
+  const out = new Uint8Array(s.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
+  return out;
 }
 
 function hex(b: Uint8Array): string {
@@ -139,6 +171,16 @@ export interface HandshakeConfig {
   /** Resumption tickets this node issued as responder, by ticket id (link.md section 4.3). */
   tickets: TicketStore;
   now(): number;
+  /**
+   * Admission proof of work for initiators whose record this node has not verified before
+   * (link.md section 3.7, NAVR of seed 001): absent, nobody is challenged.
+   */
+  admission?: NAVR;
+  /**
+   * Most work (leading zero bits) this node spends on another node's challenge (link.md section
+   * 3.7); default `LINK.maxAdmissionDifficulty`.
+   */
+  maxAdmissionDifficulty?: number;
 }
 
 /** Handshake modes (link.md section 4): first contact, cached record, or ticket resumption. */
@@ -228,7 +270,17 @@ export interface HandshakeResult {
 export interface Step {
   send?: Uint8Array;
   done?: HandshakeResult;
+  /**
+   * The responder asked for proof of work (CHALLENGE, link.md section 3.7): solve `challenge`
+   * (off the hot path) and send `respond(solution)`, the HELLO again with the proof attached.
+   */
+  admission?: { challenge: NavrChallenge; respond(solution: string): Uint8Array };
 }
+
+/** HELLO extension carrying a solved admission challenge (link.md section 3.7). */
+const EXT_ADMISSION = 1;
+/** Largest encoded NAVR challenge accepted on the wire. */
+const MAX_CHALLENGE = 2048;
 
 /**
  * A peer met before: its verified record and the SHA-256 of the record's canonical bytes
@@ -363,6 +415,7 @@ export class Initiator {
   #ticket: Ticket | undefined;
   #keys: Keys | undefined;
   #state: 'init' | 'hello' | 'finish' | 'done' | 'failed' = 'init';
+  #challenged = false;
   private readonly expectedNodeId: string | undefined;
 
   constructor(
@@ -411,6 +464,7 @@ export class Initiator {
   receive(msg: Uint8Array): Step {
     try {
       if (this.#state === 'hello') {
+        if (msg[0] === MsgType.CHALLENGE) return guard(() => this.#challenge(msg));
         return guard(() => (this.mode === 'first' ? this.#welcomeFirst(msg) : this.#welcomeOneRtt(msg)));
       }
       if (this.#state === 'finish') return guard(() => this.#confirm(msg));
@@ -419,6 +473,36 @@ export class Initiator {
       this.#fail();
       throw e;
     }
+  }
+
+  /**
+   * CHALLENGE (link.md section 3.7): accepted once, for this node, within our work limit. The
+   * answer is the same HELLO with the solved challenge appended; the transcript then covers it.
+   */
+  #challenge(msg: Uint8Array): Step {
+    if (this.#challenged || this.mode === 'resume') throw new LinkReject(RejectCode.HANDSHAKE_FAILED, 'unexpected challenge');
+    this.#challenged = true;
+    const r = new Reader(msg);
+    r.u8();
+    const bytes = r.vec16(1, MAX_CHALLENGE);
+    r.end();
+    const challenge = decodeNavrChallenge(bytes);
+    if (challenge.peerId !== this.cfg.identity.nodeId) throw new LinkReject(RejectCode.ADMISSION, 'challenge issued to another node');
+    const limit = this.cfg.maxAdmissionDifficulty ?? LINK.maxAdmissionDifficulty;
+    if (challenge.difficulty > limit) {
+      throw new LinkReject(RejectCode.ADMISSION, `challenge of ${challenge.difficulty} bits exceeds the limit of ${limit}`);
+    }
+    const base = this.#m1 as Uint8Array;
+    return {
+      admission: {
+        challenge,
+        respond: (solution: string) => {
+          const sol = fromHexSolution(solution);
+          this.#m1 = new Writer().raw(base).u8(EXT_ADMISSION).vec16(bytes).vec8(sol).finish();
+          return this.#m1;
+        },
+      },
+    };
   }
 
   /** WELCOME of the known-peer and resume modes: key confirmation by the responder, then FINISH. */
@@ -541,10 +625,13 @@ export class Responder {
   #ssE: Uint8Array | undefined;
   #ssI: Uint8Array | undefined;
   #keys: Keys | undefined;
+  #challenged = false;
 
+  /** `address` is the initiator's address as the transport sees it (admission binds to it). */
   constructor(
     private readonly cfg: HandshakeConfig,
     private readonly check: PeerCheck = () => undefined,
+    private readonly address = '',
   ) {}
 
   /** The initiator's identity, once HELLO was processed. */
@@ -580,12 +667,13 @@ export class Responder {
     if (mode === 2) return this.#helloResume(msg, r, ephPk);
     let ssR: Uint8Array | undefined;
     let recBytes: Uint8Array;
+    let proof: Proof | undefined;
     if (mode === 1) {
       const rh = r.bytes(HASH);
       const ctR = r.bytes(X_CT);
       const prefix = msg.subarray(0, r.offset);
       const enc = r.vec16(17, MAX_RECORD + 16);
-      r.end();
+      proof = readProof(r);
       if (!constantTimeEqual(rh, c.recordHash)) throw new LinkReject(RejectCode.STALE_RECORD, 'responder record changed');
       ssR = c.identity.kemDecapsulate(ctR);
       const kId = identityKey(ssR, prefix);
@@ -599,10 +687,17 @@ export class Responder {
       }
     } else {
       recBytes = r.vec16(1, MAX_RECORD);
-      r.end();
+      proof = readProof(r);
     }
     let verified: { record: IdentityRecord; hash: Uint8Array };
     try {
+      if (c.admission && !c.records.has(recBytes)) {
+        const challenge = this.#admit0(c.admission, recBytes, proof);
+        if (challenge) {
+          wipe(ssR);
+          return { send: challenge };
+        }
+      }
       verified = c.records.verify(recBytes, c.now());
       this.#admit(verified.record);
     } catch (e) {
@@ -629,6 +724,31 @@ export class Responder {
     this.#m2 = new Writer().u8(MsgType.WELCOME).u8(0).raw(e.cipherText).raw(i.cipherText).vec16(c.recordBytes).finish();
     this.#state = 'finish';
     return { send: this.#m2 };
+  }
+
+  /**
+   * Admission of a stranger (link.md section 3.7), before any ML-DSA work on its record: without
+   * a proof, the CHALLENGE to send (once per connection); with one, nothing, or a REJECT. The
+   * challenge binds the node id the record claims; verifying the record later proves the claim.
+   */
+  #admit0(navr: NAVR, recBytes: Uint8Array, proof: Proof | undefined): Uint8Array | undefined {
+    const peerId = decodeIdentityRecord(recBytes).nodeId;
+    const expected = { peerId, peerAddress: this.address || 'unknown' };
+    if (!proof) {
+      if (this.#challenged) throw new LinkReject(RejectCode.ADMISSION, 'proof of work required');
+      this.#challenged = true;
+      const challenge = encodeNavrChallenge(navr.createChallenge(expected.peerId, expected.peerAddress));
+      return new Writer().u8(MsgType.CHALLENGE).vec16(challenge).finish();
+    }
+    let challenge: NavrChallenge;
+    try {
+      challenge = decodeNavrChallenge(proof.challenge);
+    } catch {
+      throw new LinkReject(RejectCode.ADMISSION, 'malformed admission proof');
+    }
+    const v = navr.verify(challenge, proof.solution, expected);
+    if (!v.valid) throw new LinkReject(RejectCode.ADMISSION, `admission proof refused (${v.code})`);
+    return undefined;
   }
 
   /** HELLO with a ticket (link.md section 4.3): the ticket names and authenticates the initiator. */

@@ -2,6 +2,7 @@
 // batched frames in AEAD records (docs/protocol/link.md sections 3-6). Transport-agnostic: the
 // same code runs over `ws` and the in-memory transport.
 import { type IdentityRecord, utf8 } from '@yak/crypto';
+import { solveNavrChallengeAsync } from '@yak/defense';
 import { LINK } from './constants.js';
 import {
   encodeReject,
@@ -15,6 +16,7 @@ import {
   type PeerCheck,
   RejectCode,
   Responder,
+  type Step,
   type Ticket,
 } from './handshake.js';
 import type { Clock } from './link-layer.js';
@@ -123,6 +125,8 @@ export class Link {
   #batch: Uint8Array | undefined;
   #batchLen = 0;
   #flushQueued = false;
+  /** The admission proof of work in progress, if any. */
+  #solving: AbortController | undefined;
   #closeInfo: CloseInfo | undefined;
   #settle: ((err?: CloseInfo) => void) | undefined;
   /** Resolves when the link is up; rejects with the CloseInfo when it ends before. */
@@ -155,7 +159,7 @@ export class Link {
       this.#hs = hs;
       this.#sendRaw(hs.hello());
     } else {
-      this.#hs = new Responder(host.handshake, host.peerCheck);
+      this.#hs = new Responder(host.handshake, host.peerCheck, conn.remoteAddress);
     }
   }
 
@@ -275,6 +279,26 @@ export class Link {
     }
     if (step.send) this.#sendRaw(step.send);
     if (step.done) this.#up(step.done);
+    if (step.admission) this.#solve(step.admission);
+  }
+
+  /**
+   * Answer an admission challenge (link.md section 3.7): the proof of work runs in slices beside
+   * the node's other work and stops if the link closes (or the handshake times out) first.
+   */
+  #solve(admission: NonNullable<Step['admission']>): void {
+    const ac = new AbortController();
+    this.#solving = ac;
+    solveNavrChallengeAsync(admission.challenge, { signal: ac.signal }).then(
+      (solution) => {
+        this.#solving = undefined;
+        if (this.state === 'handshaking') this.#sendRaw(admission.respond(solution));
+      },
+      () => {
+        this.#solving = undefined;
+        if (this.state === 'handshaking') this.#fail(new LinkReject(RejectCode.ADMISSION, 'admission proof of work not found'));
+      },
+    );
   }
 
   #up(r: HandshakeResult): void {
@@ -431,6 +455,8 @@ export class Link {
     this.#timer = undefined;
     this.#hs?.destroy();
     this.#hs = undefined;
+    this.#solving?.abort();
+    this.#solving = undefined;
     this.#records?.destroy();
     this.#records = undefined;
     this.#batch = undefined;

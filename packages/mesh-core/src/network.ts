@@ -6,6 +6,8 @@ import {
   ConnectionRateLimiter,
   type ConnectionRateLimiterOptions,
   MessageValidator,
+  NAVR,
+  type NavrOptions,
   ReputationTracker,
   type ReputationTrackerOptions,
   SafeJsonParser,
@@ -74,6 +76,15 @@ export interface MeshNetworkOptions {
   reputation?: ReputationTrackerOptions | ReputationTracker;
   /** Subnet diversity options or instance; `false` disables the check. */
   subnetDiversity?: SubnetDiversityOptions | SubnetDiversity | false;
+  /**
+   * Admission proof of work (NAVR, seed 001 "Sybil Defense"; link.md section 3.7): initiators
+   * whose identity record this node has not verified before must solve a challenge bound to
+   * their node id and address before the node spends ML-DSA or KEM work on them. NAVR options
+   * (e.g. `{ difficulty: 16 }`) or a shared instance; default false (nobody is challenged).
+   */
+  admission?: NavrOptions | NAVR | false;
+  /** Most proof of work this node does when another node challenges it (default 22 bits). */
+  maxAdmissionDifficulty?: number;
   /** Transport (default: WebSockets through `ws`). */
   transport?: Transport;
   /** Do not listen; outbound links only (default false). */
@@ -226,6 +237,11 @@ export interface MeshStats extends AutoDialStats {
   persistentEndpoints: number;
   store: ReturnType<ReplicatedStore['getStats']>;
   rateLimiter: ReturnType<ConnectionRateLimiter['getStats']>;
+  /** Link key updates sent and received (link.md section 6.1), over current links. */
+  keyUpdates: number;
+  keyUpdatesReceived: number;
+  /** Admission challenges (NAVR counters), when `admission` is on. */
+  admission?: ReturnType<NAVR['getStats']>;
   gossip?: object;
   router?: object;
 }
@@ -306,6 +322,7 @@ export class MeshNetwork implements LinkLayer {
   readonly #limiter: ConnectionRateLimiter;
   readonly #reputation: ReputationTracker;
   readonly #subnets: SubnetDiversity | undefined;
+  readonly #admission: NAVR | undefined;
   readonly #validator: MessageValidator;
   readonly #json = new SafeJsonParser({ maxSize: LINK.maxFrameBytes });
   readonly #hsConfig: HandshakeConfig;
@@ -427,6 +444,8 @@ export class MeshNetwork implements LinkLayer {
       options.reputation instanceof ReputationTracker ? options.reputation : new ReputationTracker({ ...(options.reputation ?? {}), now });
     const sd = options.subnetDiversity;
     this.#subnets = sd === false ? undefined : sd instanceof SubnetDiversity ? sd : new SubnetDiversity(sd ?? {});
+    const adm = options.admission;
+    this.#admission = adm === undefined || adm === false ? undefined : adm instanceof NAVR ? adm : new NAVR(adm);
     this.#auto = this.#makeAutoDialer(options.autoDial, sd, int);
     this.#validator = new MessageValidator({ noDefaults: true, limits: FRAME_LIMITS });
     const rec = localRecord(identity);
@@ -439,6 +458,8 @@ export class MeshNetwork implements LinkLayer {
       records: new RecordCache(BOUNDS.knownRecords),
       tickets: new TicketStore(BOUNDS.tickets),
       now,
+      maxAdmissionDifficulty: int('maxAdmissionDifficulty', options.maxAdmissionDifficulty, LINK.maxAdmissionDifficulty, 1, 48),
+      ...(this.#admission ? { admission: this.#admission } : {}),
     };
     const g = options.gossip;
     this.#gossipFactory =
@@ -1282,8 +1303,10 @@ export class MeshNetwork implements LinkLayer {
   }
 
   getStats(): MeshStats {
-    const s = { ...this.#stats };
+    const s = { ...this.#stats, keyUpdates: 0, keyUpdatesReceived: 0 };
     for (const l of [...this.#links.values(), ...this.#pending]) {
+      s.keyUpdates += l.stats.keyUpdates;
+      s.keyUpdatesReceived += l.stats.keyUpdatesReceived;
       s.framesSent += l.stats.framesSent;
       s.framesReceived += l.stats.framesReceived;
       s.recordsSent += l.stats.recordsSent;
@@ -1307,6 +1330,7 @@ export class MeshNetwork implements LinkLayer {
       store: this.store.getStats(),
       rateLimiter: this.#limiter.getStats(),
     };
+    if (this.#admission) out.admission = this.#admission.getStats();
     if (this.#gossip) out.gossip = this.#gossip.getStats();
     if (this.#router) out.router = this.#router.getStats();
     return out;
