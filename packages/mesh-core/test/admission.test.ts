@@ -1,39 +1,16 @@
 // Admission proof of work (docs/protocol/link.md section 3.7; NAVR of seed 001 "Sybil Defense"):
 // a node with `admission` on makes initiators it has never verified solve a challenge bound to
 // their node id and address before it spends ML-DSA or KEM work on them. Each test attacks it.
-import { NodeIdentity, utf8 } from '@yak/crypto';
+import { NodeIdentity } from '@yak/crypto';
 import { decodeNavrChallenge, NAVR, solveNavrChallenge } from '@yak/defense';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type HandshakeConfig,
-  Initiator,
-  LinkReject,
-  localRecord,
-  MsgType,
-  RecordCache,
-  RejectCode,
-  Responder,
-  TicketStore,
-} from '../src/handshake.js';
+import { Initiator, LinkReject, localRecord, MsgType, RecordCache, RejectCode, Responder } from '../src/handshake.js';
 import { HandshakeError, LINK, MemoryHub, MemoryTransport } from '../src/index.js';
-import { ep, identity, memNode, stopAll, until } from './mesh-helpers.js';
+import { ep, handshakeConfig, identity, memNode, stopAll, until } from './mesh-helpers.js';
 
 afterEach(stopAll);
 
-function cfg(id: NodeIdentity, over: Partial<HandshakeConfig> = {}): HandshakeConfig {
-  const r = localRecord(id);
-  return {
-    identity: id,
-    recordBytes: r.bytes,
-    recordHash: r.hash,
-    networkId: 'yakmesh',
-    fingerprint: utf8('build-1'),
-    records: new RecordCache(),
-    tickets: new TicketStore(64),
-    now: () => Date.now(),
-    ...over,
-  };
-}
+const cfg = handshakeConfig;
 
 /** Responder-side parts of a challenge answer: the solved HELLO of `I` for `challengeMsg`. */
 function solvedHello(I: Initiator, challengeMsg: Uint8Array): Uint8Array {

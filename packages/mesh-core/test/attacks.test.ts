@@ -4,37 +4,15 @@
 import { decodeIdentityRecord, encodeIdentityRecord, type NodeIdentity, utf8 } from '@yak/crypto';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  decodeReject,
-  type HandshakeConfig,
-  Initiator,
-  localRecord,
-  MsgType,
-  RecordCache,
-  RejectCode,
-  TicketStore,
-} from '../src/handshake.js';
+import { decodeReject, Initiator, MsgType, RejectCode } from '../src/handshake.js';
 import { LINK, MemoryHub, MemoryTransport, type MeshNetwork, MessageTypes, type TransportConnection } from '../src/index.js';
 import { MeshNetwork as Mesh } from '../src/network.js';
 import { RecordLayer } from '../src/record.js';
-import { ep, FakeClock, identity, memNode, next, own, stopAll, TapTransport, tick, until } from './mesh-helpers.js';
+import { ep, FakeClock, handshakeConfig, identity, memNode, next, own, stopAll, TapTransport, tick, until } from './mesh-helpers.js';
 
 afterEach(stopAll);
 
-function cfg(id: NodeIdentity, over: Partial<HandshakeConfig> = {}): HandshakeConfig {
-  const r = localRecord(id);
-  return {
-    identity: id,
-    recordBytes: r.bytes,
-    recordHash: r.hash,
-    networkId: 'yakmesh',
-    fingerprint: new Uint8Array(0),
-    records: new RecordCache(),
-    tickets: new TicketStore(8),
-    now: () => Date.now(),
-    ...over,
-  };
-}
+const cfg = handshakeConfig;
 
 /** A raw connection to `target` that records what it receives. */
 async function raw(hub: MemoryHub, target: MeshNetwork, address = '10.9.9.9') {

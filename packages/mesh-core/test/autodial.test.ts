@@ -5,7 +5,6 @@
 import { type NodeIdentity, randomBytes, utf8 } from '@yak/crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCandidateEndpoint } from '../src/autodial.js';
-import { type HandshakeConfig, localRecord, RecordCache, TicketStore } from '../src/handshake.js';
 import {
   AUTODIAL_DEFAULTS,
   AutoDialEvents,
@@ -22,7 +21,7 @@ import {
 } from '../src/index.js';
 import { Link, type LinkHost, LinkKind } from '../src/link.js';
 import { MeshNetwork as Mesh } from '../src/network.js';
-import { ep, FakeClock, identity, memNode, own, stopAll, tick } from './mesh-helpers.js';
+import { ep, FakeClock, handshakeConfig, identity, memNode, own, stopAll, tick } from './mesh-helpers.js';
 
 afterEach(stopAll);
 
@@ -89,19 +88,7 @@ function fakeNodeId(): string {
   return `node-${Array.from(randomBytes(32), (b) => alphabet[b & 31]).join('')}`;
 }
 
-function hsConfig(id: NodeIdentity): HandshakeConfig {
-  const r = localRecord(id);
-  return {
-    identity: id,
-    recordBytes: r.bytes,
-    recordHash: r.hash,
-    networkId: 'yakmesh',
-    fingerprint: new Uint8Array(0),
-    records: new RecordCache(),
-    tickets: new TicketStore(8),
-    now: () => Date.now(),
-  };
-}
+const hsConfig = (id: NodeIdentity) => handshakeConfig(id);
 
 /**
  * An authenticated neighbour that says whatever it likes in PEERS frames: a real handshake from

@@ -1,6 +1,6 @@
 // The link handshake as pure state machines (docs/protocol/link.md sections 3-4): keys agree in
 // every mode, every tampered or forged message is refused with a code, tickets are single use.
-import { decodeIdentityRecord, encodeIdentityRecord, type NodeIdentity, utf8 } from '@yak/crypto';
+import { decodeIdentityRecord, encodeIdentityRecord, utf8 } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,8 +10,6 @@ import {
   type InitiatorOptions,
   type KnownPeer,
   LinkReject,
-  localRecord,
-  RecordCache,
   RejectCode,
   Responder,
   type Step,
@@ -19,22 +17,9 @@ import {
   TicketStore,
   ticketKey,
 } from '../src/handshake.js';
-import { identity } from './mesh-helpers.js';
+import { handshakeConfig, identity } from './mesh-helpers.js';
 
-function cfg(id: NodeIdentity, over: Partial<HandshakeConfig> = {}): HandshakeConfig {
-  const r = localRecord(id);
-  return {
-    identity: id,
-    recordBytes: r.bytes,
-    recordHash: r.hash,
-    networkId: 'yakmesh',
-    fingerprint: utf8('build-1'),
-    records: new RecordCache(),
-    tickets: new TicketStore(64),
-    now: () => Date.now(),
-    ...over,
-  };
-}
+const cfg = handshakeConfig;
 
 interface Run {
   i?: HandshakeResult;

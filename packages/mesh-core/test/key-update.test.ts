@@ -5,12 +5,12 @@ import { readFileSync } from 'node:fs';
 import { fromHex, type NodeIdentity, randomBytes, toHex } from '@yak/crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LINK } from '../src/constants.js';
-import { type HandshakeConfig, Initiator, localRecord, RecordCache, TicketStore } from '../src/handshake.js';
+import { Initiator } from '../src/handshake.js';
 import { type CloseInfo, Link, type LinkHost, LinkKind } from '../src/link.js';
 import { nextTrafficSecret, RECORD_HEADER, RecordLayer, type RecordLayerOptions, recordKey } from '../src/record.js';
 import { MemoryHub, MemoryTransport } from '../src/transport/memory.js';
 import type { TransportConnection } from '../src/transport/types.js';
-import { FakeClock, identity, tick, until } from './mesh-helpers.js';
+import { FakeClock, handshakeConfig, identity, tick, until } from './mesh-helpers.js';
 
 const KIND = 0x50;
 
@@ -184,19 +184,7 @@ describe('RecordLayer epochs', () => {
 
 // ---- Links over the in-memory transport ----
 
-function cfg(id: NodeIdentity, clock: FakeClock): HandshakeConfig {
-  const r = localRecord(id);
-  return {
-    identity: id,
-    recordBytes: r.bytes,
-    recordHash: r.hash,
-    networkId: 'yakmesh',
-    fingerprint: new Uint8Array(0),
-    records: new RecordCache(),
-    tickets: new TicketStore(8),
-    now: clock.now,
-  };
-}
+const cfg = (id: NodeIdentity, clock: FakeClock) => handshakeConfig(id, { now: clock.now });
 
 interface Side {
   link: Link;

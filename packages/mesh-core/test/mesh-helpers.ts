@@ -2,6 +2,7 @@
 // record signature cost ~15-25 ms each), networks that are always stopped, and a wait helper
 // driven by events rather than sleeps.
 import { NodeIdentity } from '@yak/crypto';
+import { type HandshakeConfig, localRecord, RecordCache, TicketStore } from '../src/handshake.js';
 import {
   type DialOptions,
   type ListenOptions,
@@ -163,4 +164,23 @@ export async function memNode(hub: MemoryHub, i: number, opts: MeshNetworkOption
 export function own(m: MeshNetwork): MeshNetwork {
   live.add(m);
   return m;
+}
+
+/**
+ * Handshake settings of `id` as a MeshNetwork with default options would have them (network
+ * 'yakmesh', empty fingerprint), for driving the state machines by hand; `over` replaces fields.
+ */
+export function handshakeConfig(id: NodeIdentity, over: Partial<HandshakeConfig> = {}): HandshakeConfig {
+  const r = localRecord(id);
+  return {
+    identity: id,
+    recordBytes: r.bytes,
+    recordHash: r.hash,
+    networkId: 'yakmesh',
+    fingerprint: new Uint8Array(0),
+    records: new RecordCache(),
+    tickets: new TicketStore(64),
+    now: () => Date.now(),
+    ...over,
+  };
 }
