@@ -13,6 +13,8 @@ export const ANNEX_DEFAULTS = {
   rekeyIntervalMs: 5 * 60_000,
   /** Rekey after this many messages sent on one key (seed 000: 10,000 messages; SPEC section 2). */
   rekeyAfterMessages: 10_000,
+  /** Messages a send key may seal past `rekeyAfterMessages` while its rekey is in flight (section 6.1; REKEY_HARD_MARGIN). */
+  rekeyHardMargin: 65_536,
   /**
    * Previous receive keys stay usable this long after a rekey (SPEC section 2, "Rekeying": a short
    * grace period). Chosen: 10 s covers multi-hop queues of a loaded mesh.
@@ -54,8 +56,8 @@ export const ANNEX_DEFAULTS = {
   sendTimeoutMs: 30_000,
   /**
    * Sends held per session while the send key is at its hard bound and the rekey is in flight
-   * (annex.md section 6.1). Chosen: four times REKEY_HARD_MARGIN, so a burst several round trips
-   * long waits instead of failing; the payloads they reference are bounded by 2 x maxPayloadBytes.
+   * (annex.md section 6.1). Chosen: a burst of a few thousand sends waits instead of failing; the
+   * payloads they reference are bounded by 2 x maxPayloadBytes.
    */
   maxHeldSends: 4_096,
   /** Message handlers registered at once (chosen). */
@@ -89,17 +91,20 @@ export const WIRE = {
 } as const;
 
 /**
- * Hard bound on the use of one key (annex.md section 6.1). `rekeyAfterMessages` only starts a
- * rekey; a sender seals at most `rekeyAfterMessages + REKEY_HARD_MARGIN` messages under one send
- * key and then holds further sends until the new key is in place, and a receiver refuses
- * envelopes beyond that bound under one key. The split between a soft "rekey after" and a hard
- * "reject after" limit follows WireGuard (Donenfeld, "WireGuard: Next Generation Kernel Network
- * Tunnel", section 6.1: Rekey-After-Messages / Reject-After-Messages, Rekey-After-Time /
- * Reject-After-Time). Chosen: 1,000 messages, 10% of the seed 000 default of 10,000: enough for
- * one rekey round trip (about 100 ms across a few hops) at 10,000 messages per second without
- * stalling, and a fixed count, so peers with the same `rekeyAfterMessages` agree on the bound.
+ * Hard bound on the use of one key (annex.md section 6.1), the default of `rekeyHardMargin`.
+ * `rekeyAfterMessages` only starts a rekey; a sender seals at most `rekeyAfterMessages +
+ * rekeyHardMargin` messages under one send key, and a receiver refuses envelopes beyond that
+ * bound under one key. The split between a soft "rekey after" and a hard "reject after" limit
+ * follows WireGuard (Donenfeld, "WireGuard: Next Generation Kernel Network Tunnel", section 6:
+ * Rekey-After-Messages / Reject-After-Messages, Rekey-After-Time / Reject-After-Time), whose
+ * reject limits are far above its rekey limits. Chosen: 2^16 messages. The margin must cover a
+ * rekey round trip under load, when the offer waits behind everything already queued: the mesh
+ * link queues up to 8 MiB (about 30,000 small messages) and a margin of 1,000 measurably stalled
+ * senders at the bound under continuous traffic. 10,000 + 2^16 messages per key is still far
+ * below the 2^32 invocations NIST SP 800-38D allows per GCM key. Peers must agree on it (and on
+ * `rekeyAfterMessages`): the receiver enforces its own values.
  */
-export const REKEY_HARD_MARGIN = 1_000;
+export const REKEY_HARD_MARGIN = ANNEX_DEFAULTS.rekeyHardMargin;
 
 /**
  * Envelopes a sender may seal under one key beyond its messages: the finishing envelope of the

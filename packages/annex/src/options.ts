@@ -8,6 +8,7 @@ import type { AnnexOptions } from './types.js';
 export interface Resolved {
   rekeyIntervalMs: number;
   rekeyAfterMessages: number;
+  rekeyHardMargin: number;
   rekeyGraceMs: number;
   rekeyTimeoutMs: number;
   handshakeTimeoutMs: number;
@@ -42,6 +43,7 @@ export function resolveOptions(options: AnnexOptions): Resolved {
   const o: Resolved = {
     rekeyIntervalMs: int('rekeyIntervalMs', 1, 30 * DAY),
     rekeyAfterMessages: int('rekeyAfterMessages', 1, 2 ** 40),
+    rekeyHardMargin: int('rekeyHardMargin', 1, 2 ** 40),
     rekeyGraceMs: int('rekeyGraceMs', 0, DAY),
     rekeyTimeoutMs: int('rekeyTimeoutMs', 1, DAY),
     handshakeTimeoutMs: int('handshakeTimeoutMs', 1, DAY),

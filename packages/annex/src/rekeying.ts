@@ -2,7 +2,7 @@
 // the offer/accept exchange, simultaneous offers, and callers of `rekey()` waiting for the switch.
 // The keys of each epoch and the switch itself are held by Session (session.ts).
 import { hybridKem, hybridKemEphemeral } from '@yak/crypto';
-import { REKEY_CONTROL_ENVELOPES, REKEY_HARD_MARGIN } from './constants.js';
+import { REKEY_CONTROL_ENVELOPES } from './constants.js';
 import type { AnnexCore } from './core.js';
 import { TypeByte, X_CT, X_PK } from './envelope.js';
 import { ChannelClosedError } from './errors.js';
@@ -14,7 +14,7 @@ export class Rekeying {
   /** Callers of `rekey()` per session, woken on every epoch change and on teardown. */
   readonly #epochWaiters = new Map<Session, Set<() => void>>();
 
-  /** Messages one send key may seal (section 6.1): the soft trigger plus REKEY_HARD_MARGIN. */
+  /** Messages one send key may seal (section 6.1): the soft trigger plus rekeyHardMargin. */
   readonly hardLimit: number;
   /**
    * Envelopes a receiver accepts under one key, by sequence number span (section 6.1): the hard
@@ -23,7 +23,7 @@ export class Rekeying {
   readonly recvLimit: number;
 
   constructor(readonly core: AnnexCore) {
-    this.hardLimit = core.o.rekeyAfterMessages + REKEY_HARD_MARGIN;
+    this.hardLimit = core.o.rekeyAfterMessages + core.o.rekeyHardMargin;
     this.recvLimit = this.hardLimit + REKEY_CONTROL_ENVELOPES;
   }
 

@@ -34,6 +34,12 @@ export interface AnnexOptions {
   rekeyIntervalMs?: number;
   /** Rekey after this many messages sent on one key (default 10,000). */
   rekeyAfterMessages?: number;
+  /**
+   * Messages one send key may seal beyond `rekeyAfterMessages` while its rekey is in flight; past
+   * it sends wait for the new key, and a receiver drops envelopes past its own bound (default
+   * 65,536; both peers must use the same value, annex.md section 6.1).
+   */
+  rekeyHardMargin?: number;
   /** Old receive keys stay valid this long after a rekey (default 10 s). */
   rekeyGraceMs?: number;
   /** A rekey unanswered this long closes the session (default 30 s). */

@@ -239,6 +239,8 @@ describe('argument checks and typed errors', () => {
     expect(() => xa.onMessage(42 as never)).toThrow(TypeError);
     expect(xa.getStats().pendingHandshakes).toBe(0);
     expect(() => new Annex({ identity: identity(0), mesh: a, chunkBytes: 1 })).toThrow(InvalidArgumentError);
+    expect(() => new Annex({ identity: identity(0), mesh: a, rekeyHardMargin: 0 })).toThrow(InvalidArgumentError);
+    expect(() => new Annex({ identity: identity(0), mesh: a, rekeyHardMargin: 1.5 })).toThrow(InvalidArgumentError);
     expect(() => new Annex({ identity: identity(0), mesh: a, rekeyAfterMessages: -1 })).toThrow(InvalidArgumentError);
     expect(() => new Annex({ identity: identity(1), mesh: a })).toThrow(InvalidArgumentError);
     expect(() => new Annex({ identity: identity(0), mesh: {} as never })).toThrow(TypeError);

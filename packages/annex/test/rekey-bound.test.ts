@@ -1,14 +1,16 @@
 // The hard bound on key use (docs/protocol/annex.md section 6.1): a sender never seals more than
-// rekeyAfterMessages + REKEY_HARD_MARGIN messages under one send key, holds further sends until
+// rekeyAfterMessages + rekeyHardMargin messages under one send key, holds further sends until
 // the rekey completes, and a receiver refuses envelopes beyond the bound under one key. The peer
 // that withholds its rekey answer is modelled by dropping B's annex:rekey envelopes at its tap.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AnnexError, KeyExhaustedError, REKEY_CONTROL_ENVELOPES, REKEY_HARD_MARGIN, type SendResult } from '../src/index.js';
+import { type AnnexError, KeyExhaustedError, REKEY_CONTROL_ENVELOPES, type SendResult } from '../src/index.js';
 import { FakeClock, inject, stopAll, type TapMesh, tappedPair, until } from './helpers.js';
 
 afterEach(stopAll);
 
 const REKEY = 4;
+/** A small hard margin (the default is 2^16), set on both peers as the protocol requires. */
+const REKEY_HARD_MARGIN = 1_000;
 const isData = (b: Uint8Array) => b[4] === 3 && b[33] === 0;
 const epochOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.length).getUint32(21);
 /** A few turns of the event loop (no timers, no sleeping). */
@@ -24,7 +26,7 @@ function dataEpochs(ta: TapMesh): number[] {
 /** A channel A -> B where B's rekey answers are kept back (returned in `withheld`). */
 async function withholdingPair(optsA: Parameters<typeof tappedPair>[0]) {
   const clock = new FakeClock();
-  const p = await tappedPair({ clock, ...optsA }, { clock });
+  const p = await tappedPair({ clock, rekeyHardMargin: REKEY_HARD_MARGIN, ...optsA }, { clock, rekeyHardMargin: REKEY_HARD_MARGIN });
   await p.xa.openChannel(p.b.localId);
   await until(() => p.xb.getStats().activeSessions === 1);
   const withheld: Uint8Array[] = [];
@@ -205,7 +207,10 @@ describe('receiver enforcement (section 6.1)', () => {
     // keeps using one key. B's bound: 1 + REKEY_HARD_MARGIN messages plus the control envelopes,
     // counted by sequence number from the finishing envelope (seq 0).
     const clock = new FakeClock();
-    const { a, b, ta, xa, xb, inB } = await tappedPair({ clock, rekeyAfterMessages: 2 ** 40 }, { clock, rekeyAfterMessages: 1 });
+    const { a, b, ta, xa, xb, inB } = await tappedPair(
+      { clock, rekeyAfterMessages: 2 ** 40, rekeyHardMargin: REKEY_HARD_MARGIN },
+      { clock, rekeyAfterMessages: 1, rekeyHardMargin: REKEY_HARD_MARGIN },
+    );
     await xa.openChannel(b.localId);
     await until(() => xb.getStats().activeSessions === 1);
     const limit = 1 + REKEY_HARD_MARGIN + REKEY_CONTROL_ENVELOPES;
