@@ -118,7 +118,12 @@ const identity = NodeIdentity.generate();
   const server = createNenServer({ identity });
   const echo = async (req: Request) => Response.json({ ok: true, echoed: await req.json() });
   const nenHandler = server.withNen(echo);
-  const http = createServer(toNodeListener((req) => (new URL(req.url).pathname === '/plain' ? echo(req) : nenHandler(req))));
+  // One server, routed by path at the Node level: the plaintext route through the generic
+  // web-standard adapter, the Nen routes through `toNodeListener(server.withNen(app))` as the
+  // README mounts them (which serves them straight from the Node request).
+  const plainListener = toNodeListener(echo);
+  const nenListener = toNodeListener(nenHandler);
+  const http = createServer((req, res) => (req.url === '/plain' ? plainListener : nenListener)(req, res));
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
   const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   const client = createNenClient({ baseUrl: base, serverKey: identity.nodeId, rekeyAfterMessages: 1_000_000 });
