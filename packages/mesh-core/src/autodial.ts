@@ -105,6 +105,8 @@ interface Candidate {
   ip: string | undefined;
   /** Neighbour that listed it. */
   source: string;
+  /** The last dial of it failed: another endpoint listed for the node may replace it. */
+  failed: boolean;
 }
 
 interface Failure {
@@ -194,13 +196,18 @@ export class AutoDialer {
         this.#stats.autoDialRejectedEndpoints++;
         continue;
       }
-      this.#remove(e.endpoint);
+      // One candidate per node id, the first listed, until a dial of it fails (link.md section
+      // 5.2): a neighbour cannot push out another neighbour's entry with an endpoint of its own.
+      let held: Candidate | undefined;
       for (const c of this.#cands.values()) {
         if (c.nodeId === e.nodeId) {
-          this.#remove(c.endpoint);
+          held = c;
           break;
         }
       }
+      if (held && held.endpoint !== e.endpoint && !held.failed) continue;
+      if (held) this.#remove(held.endpoint);
+      this.#remove(e.endpoint);
       if ((this.#perSource.get(source) ?? 0) >= AUTODIAL_DEFAULTS.maxPerPeer) {
         for (const c of this.#cands.values()) {
           if (c.source === source) {
@@ -210,11 +217,35 @@ export class AutoDialer {
         }
       }
       if (this.#cands.size >= AUTODIAL_DEFAULTS.maxCandidates) this.#remove(this.#cands.keys().next().value as string);
-      this.#cands.set(e.endpoint, { nodeId: e.nodeId, endpoint: e.endpoint, ip: parsed.ip, source });
+      this.#cands.set(e.endpoint, {
+        nodeId: e.nodeId,
+        endpoint: e.endpoint,
+        ip: parsed.ip,
+        source,
+        failed: held?.endpoint === e.endpoint && held.failed,
+      });
       this.#perSource.set(source, (this.#perSource.get(source) ?? 0) + 1);
       added = true;
     }
     if (added) this.kick();
+  }
+
+  /**
+   * `endpoint` is what `nodeId` advertises for itself (its INFO frame): a held candidate for the
+   * node with another endpoint takes it, so what the node says beats what others listed.
+   */
+  authoritative(nodeId: string, endpoint: string): void {
+    for (const c of this.#cands.values()) {
+      if (c.nodeId !== nodeId) continue;
+      if (c.endpoint === endpoint || this.#inflight.has(c.endpoint)) return;
+      const parsed = parseCandidateEndpoint(endpoint, this.#h.scheme);
+      if (!parsed) return;
+      this.#remove(c.endpoint);
+      this.#remove(endpoint);
+      this.#cands.set(endpoint, { ...c, endpoint, ip: parsed.ip, failed: false });
+      this.#perSource.set(c.source, (this.#perSource.get(c.source) ?? 0) + 1);
+      return;
+    }
   }
 
   #remove(endpoint: string): void {
@@ -290,6 +321,7 @@ export class AutoDialer {
       () => {
         if (this.#inflight.get(c.endpoint) !== c) return;
         this.#inflight.delete(c.endpoint);
+        c.failed = false;
         // Spaced like a failure until the link proves stable (linkDown).
         this.#backoff(c.endpoint);
         this.#stats.autoDialsSucceeded++;
@@ -300,6 +332,7 @@ export class AutoDialer {
         // After stop() the table is gone and the failure is the shutdown, not the endpoint.
         if (this.#inflight.get(c.endpoint) !== c || !h.running()) return;
         this.#inflight.delete(c.endpoint);
+        c.failed = true;
         this.#backoff(c.endpoint);
         this.#stats.autoDialFailures++;
         h.report(false, { nodeId: c.nodeId, endpoint: c.endpoint, code: (e as { code?: string })?.code ?? 'unknown' });

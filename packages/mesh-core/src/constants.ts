@@ -112,15 +112,31 @@ export const RECONNECT = {
   maxEndpoints: 256,
 } as const;
 
+/**
+ * Peer exchange: PEERS frames (link.md section 5.2), modelled on libp2p identify push and
+ * gossipsub peer exchange. Values are chosen; the reason is given for each.
+ */
+export const PEER_EXCHANGE = {
+  /**
+   * How often each link is offered the current PEERS list; a frame goes out only when the list
+   * for that link changed since the last one sent on it. A minute is twice the default ping
+   * interval: new links reach auto-dialling neighbours well inside a reconnect backoff, and a
+   * stable mesh sends nothing.
+   */
+  intervalMs: 60_000,
+  /** Bytes of SHA-256 over the last list sent, kept per link to detect a change. */
+  hashBytes: 16,
+} as const;
+
 /** Caches and bounded maps (SPEC section 2, "Resource bounds"). */
 export const BOUNDS = {
   /** Resumption tickets kept per side (link.md section 4.3). */
   tickets: 1_024,
   /** Peer records remembered per endpoint for the known-peer handshake (link.md section 4). */
   knownRecords: 1_024,
-  /** Candidate endpoints learned from PEERS frames. */
+  /** Endpoints known per node id (from INFO, successful dials and PEERS frames). */
   knownEndpoints: 1_024,
-  /** Entries in one PEERS frame. */
+  /** Entries in one PEERS frame, sent or received (link.md section 5.2). */
   peersPerFrame: 32,
   /** Longest endpoint string accepted from a peer. */
   maxEndpointLength: 256,

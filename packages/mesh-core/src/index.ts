@@ -8,7 +8,7 @@
 /** Auto-dial from peer exchange: options, defaults and the events MeshNetwork emits for it. */
 export { AUTODIAL_DEFAULTS, AutoDialEvents, type AutoDialOptions, type AutoDialStats } from './autodial.js';
 /** Defaults with their sources. */
-export { BOUNDS, DEFENSE_DEFAULTS, LINK, MESH_DEFAULTS, RECONNECT, STORE_DEFAULTS } from './constants.js';
+export { BOUNDS, DEFENSE_DEFAULTS, LINK, MESH_DEFAULTS, PEER_EXCHANGE, RECONNECT, STORE_DEFAULTS } from './constants.js';
 /** Errors: one base class, one subclass per condition, each with a stable `code`. */
 export {
   AbortedError,

@@ -1,7 +1,7 @@
 // MeshNetwork (seed 001 "MeshNetwork", SPEC section 3 @yak/mesh-core): authenticated encrypted
 // links to neighbours over a transport, with defenses on every inbound connection and frame,
 // keep-alive, reconnect, a replicated store, and the LinkLayer that gossip and routing run on.
-import { type IdentityRecord, isNodeId, NodeIdentity, randomBytes, toHex, utf8 } from '@yak/crypto';
+import { type IdentityRecord, isNodeId, NodeIdentity, randomBytes, sha256, toHex, utf8 } from '@yak/crypto';
 import {
   ConnectionRateLimiter,
   type ConnectionRateLimiterOptions,
@@ -16,7 +16,7 @@ import {
   type TrustLevel,
 } from '@yak/defense';
 import { AUTODIAL_DEFAULTS, AutoDialEvents, AutoDialer, type AutoDialOptions, type AutoDialStats } from './autodial.js';
-import { BOUNDS, DEFENSE_DEFAULTS, LINK, MESH_DEFAULTS, RECONNECT } from './constants.js';
+import { BOUNDS, DEFENSE_DEFAULTS, LINK, MESH_DEFAULTS, PEER_EXCHANGE, RECONNECT } from './constants.js';
 import {
   AbortedError,
   ConnectionError,
@@ -62,6 +62,11 @@ export interface MeshNetworkOptions {
   maxPeers?: number;
   /** Keep-alive ping interval in ms (default 30000); a link silent for 2.5 intervals is dead. */
   pingInterval?: number;
+  /**
+   * How often each link is offered the current PEERS list, in ms (default 60000, link.md
+   * section 5.2). A frame is sent only when the list for that link changed since the last one.
+   */
+  peerExchangeIntervalMs?: number;
   /** Sequential ports tried after `wsPort` when it is taken (default 10). */
   portRetries?: number;
   /** Network identifier; links between different networks are refused (default 'yakmesh'). */
@@ -230,6 +235,10 @@ export interface MeshStats extends AutoDialStats {
   violations: number;
   bans: number;
   reconnectAttempts: number;
+  /** PEERS frames sent (at link up and when a link's list changed, link.md section 5.2). */
+  peerExchangesSent: number;
+  /** PEERS entries ignored because another endpoint is already known for that node id. */
+  peerEndpointConflicts: number;
   knownRecords: number;
   /** Resumption tickets held (as initiator and as responder). */
   tickets: number;
@@ -274,6 +283,14 @@ const NO_AUTODIAL: AutoDialStats = {
   autoDialRejectedEndpoints: 0,
 };
 
+/** Where a node's endpoint was learned, best evidence first (link.md section 5.2). */
+type EndpointOrigin = 'self' | 'dial' | 'peer';
+
+interface KnownEndpoint {
+  endpoint: string;
+  origin: EndpointOrigin;
+}
+
 interface Persistent {
   attempt: number;
   timer: unknown;
@@ -307,6 +324,7 @@ export class MeshNetwork implements LinkLayer {
     host: string;
     maxPeers: number;
     pingInterval: number;
+    peerExchangeIntervalMs: number;
     portRetries: number;
     publicHost: string | null;
     handshakeTimeoutMs: number;
@@ -334,6 +352,7 @@ export class MeshNetwork implements LinkLayer {
   #state: 'idle' | 'starting' | 'running' | 'stopping' | 'stopped' = 'idle';
   #listener: TransportListener | undefined;
   #keepalive: unknown;
+  #peerExchange: unknown;
   #gossip: GossipEngine | undefined;
   #router: RouterEngine | undefined;
   #stopCtl = new AbortController();
@@ -351,8 +370,10 @@ export class MeshNetwork implements LinkLayer {
   readonly #known = new Map<string, KnownPeer>();
   /** Resumption tickets for endpoints we dialed (single use; link.md section 4.3). */
   readonly #tickets = new TicketStore(BOUNDS.tickets);
-  /** Endpoints learned from PEERS frames (LRU). */
-  readonly #endpoints = new Map<string, string>();
+  /** Dialable endpoint per node id and where it came from (LRU; link.md section 5.2). */
+  readonly #endpoints = new Map<string, KnownEndpoint>();
+  /** Truncated hash of the last PEERS list sent on each link (lives as long as the link). */
+  readonly #peersSent = new WeakMap<Link, string>();
   readonly #persistent = new Map<string, Persistent>();
   readonly #dialing = new Map<string, Promise<IdentityRecord>>();
   readonly #handlers = new Map<string, Set<MeshHandler>>();
@@ -376,6 +397,8 @@ export class MeshNetwork implements LinkLayer {
     violations: 0,
     bans: 0,
     reconnectAttempts: 0,
+    peerExchangesSent: 0,
+    peerEndpointConflicts: 0,
   };
 
   constructor(identity: NodeIdentity, options: MeshNetworkOptions = {}) {
@@ -409,6 +432,7 @@ export class MeshNetwork implements LinkLayer {
       host: options.host ?? d.host,
       maxPeers: int('maxPeers', options.maxPeers, d.maxPeers, 1, 100_000),
       pingInterval: int('pingInterval', options.pingInterval, d.pingInterval, 10, 86_400_000),
+      peerExchangeIntervalMs: int('peerExchangeIntervalMs', options.peerExchangeIntervalMs, PEER_EXCHANGE.intervalMs, 10, 86_400_000),
       portRetries: int('portRetries', options.portRetries, d.portRetries, 0, 1000),
       publicHost: options.publicHost ?? null,
       handshakeTimeoutMs: int('handshakeTimeoutMs', options.handshakeTimeoutMs, LINK.handshakeTimeoutMs, 1, 600_000),
@@ -514,6 +538,7 @@ export class MeshNetwork implements LinkLayer {
     }
     this.#state = 'running';
     this.#keepalive = this.#clock.setInterval(() => this.#tick(), this.#o.pingInterval);
+    this.#peerExchange = this.#clock.setInterval(() => this.#exchangePeers(), this.#o.peerExchangeIntervalMs);
     const ctx: EngineContext = { link: this, identity: this.identity, clock: this.#clock, logger: this.#log };
     if (this.#routerFactory) {
       this.#router = this.#routerFactory(ctx);
@@ -560,6 +585,8 @@ export class MeshNetwork implements LinkLayer {
     this.#stopCtl.abort();
     if (this.#keepalive !== undefined) this.#clock.clearInterval(this.#keepalive);
     this.#keepalive = undefined;
+    if (this.#peerExchange !== undefined) this.#clock.clearInterval(this.#peerExchange);
+    this.#peerExchange = undefined;
     for (const p of this.#persistent.values()) if (p.timer !== undefined) this.#clock.clearTimeout(p.timer);
     this.#persistent.clear();
     this.#auto?.stop();
@@ -769,7 +796,10 @@ export class MeshNetwork implements LinkLayer {
       dial: (endpoint, nodeId) => this.#connect(endpoint, { expectedNodeId: nodeId }),
       report: (ok, info) => {
         if (ok) this.#log.info(info, 'auto-dial connected');
-        else this.#log.debug(info, 'auto-dial failed');
+        else {
+          this.#log.debug(info, 'auto-dial failed');
+          this.#endpointFailed(info.nodeId, info.endpoint);
+        }
         this.emit(ok ? AutoDialEvents.CONNECTED : AutoDialEvents.FAILED, info);
       },
     });
@@ -925,6 +955,7 @@ export class MeshNetwork implements LinkLayer {
     else this.#stats.handshakesFirstContact++;
     if (link.initiator && link.endpoint && link.peerRecordHash)
       this.#rememberKnown(link.endpoint, { record: rec, hash: link.peerRecordHash });
+    if (link.initiator && link.endpoint) this.#learnEndpoint(id, link.endpoint, 'dial');
     this.#fileTicket(link);
     this.#reputation.registerNode(id);
     const ep = this.getPublicEndpoint();
@@ -1086,25 +1117,67 @@ export class MeshNetwork implements LinkLayer {
     } catch {
       return this.#badFrame(link.nodeId as string, 'bad info');
     }
+    // An inbound link's endpoint is the one its peer advertises: that makes it listable in PEERS.
     if (!link.endpoint) link.endpoint = ep;
-    this.#learnEndpoint(link.nodeId as string, ep);
+    const id = link.nodeId as string;
+    this.#learnEndpoint(id, ep, 'self');
+    this.#auto?.authoritative(id, ep);
   }
 
-  #learnEndpoint(nodeId: string, ep: string): void {
-    if (nodeId === this.localId) return;
+  /**
+   * Record `ep` for `nodeId` (link.md section 5.2). What the node says about itself (INFO) and
+   * what a dial proved replace any entry; a PEERS entry is taken only for a node id with no
+   * entry or the same endpoint, so a neighbour cannot displace an endpoint learned earlier or
+   * from better evidence. Returns false for such a conflicting PEERS entry.
+   */
+  #learnEndpoint(nodeId: string, ep: string, origin: EndpointOrigin): boolean {
+    if (nodeId === this.localId) return true;
+    const cur = this.#endpoints.get(nodeId);
+    if (origin === 'peer' && cur && cur.endpoint !== ep) return false;
     this.#endpoints.delete(nodeId);
     if (this.#endpoints.size >= BOUNDS.knownEndpoints) this.#endpoints.delete(this.#endpoints.keys().next().value as string);
-    this.#endpoints.set(nodeId, ep);
+    const keep = origin === 'peer' && cur ? cur.origin : origin;
+    this.#endpoints.set(nodeId, { endpoint: ep, origin: keep });
+    return true;
   }
 
-  #sharePeers(link: Link): void {
+  /** An auto-dial of a PEERS-learned endpoint failed: forget it, so another listing can be taken. */
+  #endpointFailed(nodeId: string, ep: string): void {
+    const cur = this.#endpoints.get(nodeId);
+    if (cur && cur.origin === 'peer' && cur.endpoint === ep) this.#endpoints.delete(nodeId);
+  }
+
+  /**
+   * The PEERS list for `link` (link.md section 5.2): every other neighbour with a dialable
+   * endpoint (the one we dialled, or the one an inbound peer advertised in INFO), in node id
+   * order so an unchanged neighbour set gives an unchanged list, at most `peersPerFrame` lines.
+   */
+  #peersList(link: Link): string[] {
     const list: string[] = [];
     for (const [id, l] of this.#links) {
-      if (l === link || !l.endpoint || l.initiator === false) continue;
+      if (l === link || id === link.nodeId || !l.endpoint) continue;
       list.push(`${id} ${l.endpoint}`);
-      if (list.length >= BOUNDS.peersPerFrame) break;
     }
-    if (list.length) link.send(LinkKind.PEERS, utf8(list.join('\n')));
+    list.sort();
+    return list.length > BOUNDS.peersPerFrame ? list.slice(0, BOUNDS.peersPerFrame) : list;
+  }
+
+  /** Send `link` the PEERS list when it differs from the last one sent on it. */
+  #sharePeers(link: Link): void {
+    const list = this.#peersList(link);
+    // PEERS only adds candidates, so an empty list has nothing to say (and is not a valid frame).
+    if (list.length === 0) return;
+    const body = utf8(list.join('\n'));
+    const h = toHex(sha256(body).subarray(0, PEER_EXCHANGE.hashBytes));
+    if (this.#peersSent.get(link) === h) return;
+    if (!link.send(LinkKind.PEERS, body)) return;
+    this.#peersSent.set(link, h);
+    this.#stats.peerExchangesSent++;
+  }
+
+  #exchangePeers(): void {
+    if (this.#state !== 'running') return;
+    for (const l of [...this.#links.values()]) this.#sharePeers(l);
   }
 
   #peers(link: Link, body: Uint8Array): void {
@@ -1123,11 +1196,15 @@ export class MeshNetwork implements LinkLayer {
       }
       peers.push({ nodeId: id, endpoint: ep });
     }
-    for (const p of peers) this.#learnEndpoint(p.nodeId, p.endpoint);
     const from = link.nodeId as string;
+    const taken: { nodeId: string; endpoint: string }[] = [];
+    for (const p of peers) {
+      if (this.#learnEndpoint(p.nodeId, p.endpoint, 'peer')) taken.push(p);
+      else this.#stats.peerEndpointConflicts++;
+    }
     // Frames arrive only on authenticated links, so every candidate has a known, accountable source.
-    this.#auto?.learn(from, peers);
-    this.emit(MessageTypes.PEERS, { type: 'peers', peers }, this.#peerInfo(from), from);
+    if (taken.length) this.#auto?.learn(from, taken);
+    this.emit(MessageTypes.PEERS, { type: 'peers', peers: taken }, this.#peerInfo(from), from);
   }
 
   #direct(from: string, body: Uint8Array, link: Link | undefined): void {
@@ -1267,7 +1344,9 @@ export class MeshNetwork implements LinkLayer {
 
   /** Endpoints learned from neighbours (candidates for `connect`), node id -> endpoint. */
   getKnownEndpoints(): Map<string, string> {
-    return new Map(this.#endpoints);
+    const out = new Map<string, string>();
+    for (const [id, e] of this.#endpoints) out.set(id, e.endpoint);
+    return out;
   }
 
   #peerInfo(nodeId: string): PeerInfo | undefined {

@@ -4,7 +4,7 @@
 // subnet diversity, and a stop() that leaves no timers or sockets.
 import { type NodeIdentity, randomBytes, utf8 } from '@yak/crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCandidateEndpoint } from '../src/autodial.js';
+import { AutoDialer, parseCandidateEndpoint } from '../src/autodial.js';
 import {
   AUTODIAL_DEFAULTS,
   AutoDialEvents,
@@ -20,6 +20,7 @@ import {
   type TransportListener,
 } from '../src/index.js';
 import { Link, type LinkHost, LinkKind } from '../src/link.js';
+import { silentLogger } from '../src/link-layer.js';
 import { MeshNetwork as Mesh } from '../src/network.js';
 import { ep, FakeClock, handshakeConfig, identity, memNode, own, stopAll, tick } from './mesh-helpers.js';
 
@@ -309,6 +310,11 @@ describe('outbound subnet diversity', () => {
       .filter((r) => r !== '10.0.9.1');
     expect(new Set(picked.map(subnetOf)).size).toBe(3);
 
+    // a1 is an inbound neighbour of b that advertised its endpoint, so b would list it too.
+    await a1.stop();
+    await tick(10);
+    expect(b.getPeers()).toHaveLength(7);
+
     // Room for everything: the fourth 10.0.1.x endpoint is never dialled (at most 3 per /24).
     const c2 = new FakeClock();
     const { m: a2, transport } = await dialler(hub, 9, c2, { autoDial: { targetPeers: 9 } }, '10.0.5.1');
@@ -400,6 +406,66 @@ describe('auto-dial life cycle', () => {
     expect(a.getStats().autoDialFailures).toBe(0);
     expect(failed).toHaveLength(0);
     await l.close();
+  });
+});
+
+describe('one candidate per node id', () => {
+  /** A dialer alone, whose dials resolve or reject as `ok` says, recording each endpoint. */
+  function bare(ok: (endpoint: string) => boolean) {
+    const clock = new FakeClock();
+    const dials: string[] = [];
+    const d = new AutoDialer({
+      clock,
+      log: silentLogger,
+      localId: identity(0).nodeId,
+      scheme: 'mem',
+      targetPeers: 4,
+      intervalMs: 1000,
+      maxConcurrentDials: 3,
+      subnets: false,
+      running: () => true,
+      linkCount: () => 0,
+      linkAddresses: () => [],
+      excluded: () => false,
+      dial: (endpoint) => {
+        dials.push(endpoint);
+        return ok(endpoint) ? Promise.resolve() : Promise.reject(Object.assign(new Error('x'), { code: 'YAK_MESH_CONNECTION_FAILED' }));
+      },
+      report: () => {},
+    });
+    d.start();
+    return { d, clock, dials };
+  }
+
+  it('a second neighbour cannot replace the first listing of a node with another endpoint until it fails', async () => {
+    const x = fakeNodeId();
+    const { d, clock, dials } = bare((e) => e === 'mem://10.0.2.1:2000');
+    d.learn('n1', [{ nodeId: x, endpoint: 'mem://10.0.1.1:1000' }]);
+    d.learn('n2', [{ nodeId: x, endpoint: 'mem://10.0.2.1:2000' }]);
+    expect(d.getStats().autoDialCandidates).toBe(1);
+    clock.advance(0);
+    await tick(2);
+    expect(dials).toEqual(['mem://10.0.1.1:1000']);
+    // The first listing failed: now another endpoint for the node is taken.
+    d.learn('n2', [{ nodeId: x, endpoint: 'mem://10.0.2.1:2000' }]);
+    expect(d.getStats().autoDialCandidates).toBe(1);
+    clock.advance(0);
+    await tick(2);
+    expect(dials).toEqual(['mem://10.0.1.1:1000', 'mem://10.0.2.1:2000']);
+    d.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("the node's own endpoint (INFO) replaces a listed one", async () => {
+    const x = fakeNodeId();
+    const { d, clock, dials } = bare(() => true);
+    d.learn('n1', [{ nodeId: x, endpoint: 'mem://10.0.1.1:1000' }]);
+    d.authoritative(x, 'mem://10.0.3.1:3000');
+    expect(d.getStats().autoDialCandidates).toBe(1);
+    clock.advance(0);
+    await tick(2);
+    expect(dials).toEqual(['mem://10.0.3.1:3000']);
+    d.stop();
   });
 });
 
