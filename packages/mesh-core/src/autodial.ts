@@ -1,5 +1,5 @@
 // Auto-dial from peer exchange (docs/architecture.md, "Auto-dial"): while a node has fewer than
-// `targetPeers` links it dials endpoints its neighbours listed in PEERS frames (link.md section 5),
+// `targetPeers` links it dials endpoints its neighbours listed in PEERS frames (link.md section 5.2),
 // like the low-watermark dialling of libp2p's connection manager. Everything a neighbour can put
 // in this table is bounded (per neighbour and in total), every endpoint that fails waits out an
 // exponential backoff, and the choice spreads links over IP subnets, so PEERS can neither turn

@@ -1204,6 +1204,7 @@ export class MeshNetwork implements LinkLayer {
     }
     // Frames arrive only on authenticated links, so every candidate has a known, accountable source.
     if (taken.length) this.#auto?.learn(from, taken);
+    // Listeners see the entries taken, not those that conflicted with a known endpoint.
     this.emit(MessageTypes.PEERS, { type: 'peers', peers: taken }, this.#peerInfo(from), from);
   }
 
@@ -1342,7 +1343,10 @@ export class MeshNetwork implements LinkLayer {
     return [...this.#links.values()].map((l) => this.#peerInfoOf(l));
   }
 
-  /** Endpoints learned from neighbours (candidates for `connect`), node id -> endpoint. */
+  /**
+   * Known endpoint per node id (candidates for `connect`): from the node's own INFO, a successful
+   * dial, or the first PEERS listing (link.md section 5.2).
+   */
   getKnownEndpoints(): Map<string, string> {
     const out = new Map<string, string>();
     for (const [id, e] of this.#endpoints) out.set(id, e.endpoint);
