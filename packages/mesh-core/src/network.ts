@@ -8,6 +8,7 @@ import {
   MessageValidator,
   NAVR,
   type NavrOptions,
+  normalizeIp,
   ReputationTracker,
   type ReputationTrackerOptions,
   SafeJsonParser,
@@ -1151,11 +1152,15 @@ export class MeshNetwork implements LinkLayer {
    * The PEERS list for `link` (link.md section 5.2): every other neighbour with a dialable
    * endpoint (the one we dialled, or the one an inbound peer advertised in INFO), in node id
    * order so an unchanged neighbour set gives an unchanged list, at most `peersPerFrame` lines.
+   * A loopback endpoint names a node on this machine only when that link is a loopback
+   * connection, and is dialable only by a recipient on this machine too.
    */
   #peersList(link: Link): string[] {
     const list: string[] = [];
+    const localRecipient = isLoopbackIp(link.remoteAddress);
     for (const [id, l] of this.#links) {
       if (l === link || id === link.nodeId || !l.endpoint) continue;
+      if (isLoopbackEndpoint(l.endpoint) && !(localRecipient && isLoopbackIp(l.remoteAddress))) continue;
       list.push(`${id} ${l.endpoint}`);
     }
     list.sort();
@@ -1491,6 +1496,20 @@ export class MeshNetwork implements LinkLayer {
   #checkEndpoint(ep: string): void {
     if (!this.#validEndpoint(ep)) throw new InvalidArgumentError('endpoint must look like ws://host:port');
   }
+}
+
+function isLoopbackIp(addr: string): boolean {
+  const ip = normalizeIp(addr);
+  return ip !== undefined && (ip === '::1' || ip.startsWith('127.'));
+}
+
+/** Whether an endpoint's host is `localhost` or a loopback IP literal. */
+function isLoopbackEndpoint(ep: string): boolean {
+  const m = /^[a-z]+:\/\/(\[[^\]]*\]|[^:/]*):/.exec(ep);
+  if (!m) return false;
+  const host = (m[1] as string).toLowerCase();
+  if (host === 'localhost') return true;
+  return isLoopbackIp(host.startsWith('[') ? host.slice(1, -1) : host);
 }
 
 function writeTime(buf: Uint8Array, t: number): void {

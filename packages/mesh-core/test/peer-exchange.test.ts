@@ -127,6 +127,33 @@ describe('PEERS lists inbound neighbours that advertised an endpoint', () => {
   });
 });
 
+describe('loopback endpoints stay on this machine', () => {
+  it('a remote node advertising 127.0.0.1 is not listed; loopback neighbours are listed to loopback recipients only', async () => {
+    const hub = new MemoryHub();
+    const clock = new FakeClock();
+    const { m: h } = await peer(hub, 0, clock, '127.0.0.1');
+    // A remote node whose INFO says 127.0.0.1 (default host 0.0.0.0 without publicHost does this).
+    const { m: liar } = await peer(hub, 1, clock, '10.0.1.1', { publicHost: '127.0.0.1' });
+    await liar.connect(ep(h), { reconnect: false });
+    // A node on the hub's machine.
+    const { m: local } = await peer(hub, 2, clock, '127.0.0.1');
+    await local.connect(ep(h), { reconnect: false });
+    await settle(clock, () => h.getPeers().every((p) => p.endpoint !== undefined), 'hub learns both endpoints');
+    const { m: remote } = await peer(hub, 3, clock, '10.0.3.1');
+    const { m: near } = await peer(hub, 4, clock, '127.0.0.1');
+    await remote.connect(ep(h), { reconnect: false });
+    await near.connect(ep(h), { reconnect: false });
+    await pass(clock, INTERVAL);
+    expect(near.getKnownEndpoints().get(local.localId)).toBe(ep(local));
+    expect(near.getKnownEndpoints().has(liar.localId)).toBe(false);
+    expect(remote.getKnownEndpoints().has(local.localId)).toBe(false);
+    expect(remote.getKnownEndpoints().has(liar.localId)).toBe(false);
+    expect(remote.getKnownEndpoints().has(near.localId)).toBe(false);
+    // A non-loopback endpoint goes to every recipient.
+    expect(local.getKnownEndpoints().get(remote.localId)).toBe(ep(remote));
+  });
+});
+
 describe('PEERS is sent again when a link list changes, and only then', () => {
   it('a link formed after the newcomer joined is announced on the next exchange and auto-dialled', async () => {
     const hub = new MemoryHub();
