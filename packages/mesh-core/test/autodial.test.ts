@@ -2,7 +2,7 @@
 // in-memory transport with a fake clock on the dialling node: growth to the target, the maxPeers
 // cap, backoff of failing endpoints, the caps on what one neighbour can contribute, outbound
 // subnet diversity, and a stop() that leaves no timers or sockets.
-import { type NodeIdentity, randomBytes, utf8 } from '@yak/crypto';
+import { type NodeIdentity, randomBytes } from '@yak/crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AutoDialer, parseCandidateEndpoint } from '../src/autodial.js';
 import {
@@ -14,15 +14,13 @@ import {
   type ListenOptions,
   MemoryHub,
   MemoryTransport,
-  type MeshNetwork,
   type Transport,
   type TransportConnection,
   type TransportListener,
 } from '../src/index.js';
-import { Link, type LinkHost, LinkKind } from '../src/link.js';
 import { silentLogger } from '../src/link-layer.js';
 import { MeshNetwork as Mesh } from '../src/network.js';
-import { ep, FakeClock, handshakeConfig, identity, memNode, own, stopAll, tick } from './mesh-helpers.js';
+import { advertiser, ep, FakeClock, handshakeConfig, identity, memNode, own, stopAll, tick } from './mesh-helpers.js';
 
 afterEach(stopAll);
 
@@ -89,39 +87,7 @@ function fakeNodeId(): string {
   return `node-${Array.from(randomBytes(32), (b) => alphabet[b & 31]).join('')}`;
 }
 
-const hsConfig = (id: NodeIdentity) => handshakeConfig(id);
-
-/**
- * An authenticated neighbour that says whatever it likes in PEERS frames: a real handshake from
- * its own identity, then hand-made frames (a MeshNetwork only ever lists its outbound links).
- */
-async function advertiser(hub: MemoryHub, target: MeshNetwork, id: NodeIdentity, address: string) {
-  const t = new MemoryTransport({ hub, address });
-  const conn = await t.dial(ep(target), { maxPayload: LINK.maxRecordBytes, timeoutMs: 1000 });
-  const host: LinkHost = {
-    handshake: hsConfig(id),
-    clock: new FakeClock(),
-    handshakeTimeoutMs: 10_000,
-    peerCheck: () => undefined,
-    onUp: () => {},
-    onFrame: () => {},
-    onClose: () => {},
-    onViolation: () => {},
-  };
-  const link = new Link(host, conn, { initiator: true });
-  await link.ready;
-  for (let i = 0; i < 50 && !target.isConnectedTo(id.nodeId); i++) await tick();
-  return {
-    link,
-    /** Send entries as PEERS frames of at most 32 lines (the frame limit). */
-    advertise(entries: [string, string][]) {
-      for (let i = 0; i < entries.length; i += BOUNDS.peersPerFrame) {
-        const lines = entries.slice(i, i + BOUNDS.peersPerFrame).map(([n, e]) => `${n} ${e}`);
-        link.send(LinkKind.PEERS, utf8(lines.join('\n')));
-      }
-    },
-  };
-}
+const _hsConfig = (id: NodeIdentity) => handshakeConfig(id);
 
 describe('auto-dial grows the node from peer exchange', () => {
   it('a node that knows one peer grows to targetPeers through PEERS, then stops; off by default', async () => {

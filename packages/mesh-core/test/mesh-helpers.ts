@@ -4,7 +4,9 @@
 import { NodeIdentity } from '@yak/crypto';
 import { type HandshakeConfig, localRecord, RecordCache, TicketStore } from '../src/handshake.js';
 import {
+  BOUNDS,
   type DialOptions,
+  LINK,
   type ListenOptions,
   type MemoryHub,
   MemoryTransport,
@@ -14,6 +16,7 @@ import {
   type TransportConnection,
   type TransportListener,
 } from '../src/index.js';
+import { Link, type LinkHost, LinkKind } from '../src/link.js';
 
 const pool: NodeIdentity[] = [];
 
@@ -182,5 +185,40 @@ export function handshakeConfig(id: NodeIdentity, over: Partial<HandshakeConfig>
     tickets: new TicketStore(64),
     now: () => Date.now(),
     ...over,
+  };
+}
+
+/**
+ * An authenticated neighbour of `target` that says whatever it likes in PEERS frames: a real
+ * handshake from identity `id` at `address`, then hand-made frames (`advertise` splits entries
+ * into frames of at most `BOUNDS.peersPerFrame` lines, the frame limit; `raw` sends one body).
+ */
+export async function advertiser(hub: MemoryHub, target: MeshNetwork, id: NodeIdentity, address: string) {
+  const t = new MemoryTransport({ hub, address });
+  const conn = await t.dial(ep(target), { maxPayload: LINK.maxRecordBytes, timeoutMs: 1000 });
+  const host: LinkHost = {
+    handshake: handshakeConfig(id),
+    clock: new FakeClock(),
+    handshakeTimeoutMs: 10_000,
+    peerCheck: () => undefined,
+    onUp: () => {},
+    onFrame: () => {},
+    onClose: () => {},
+    onViolation: () => {},
+  };
+  const link = new Link(host, conn, { initiator: true });
+  await link.ready;
+  for (let i = 0; i < 50 && !target.isConnectedTo(id.nodeId); i++) await tick();
+  return {
+    link,
+    advertise(entries: [string, string][]) {
+      for (let i = 0; i < entries.length; i += BOUNDS.peersPerFrame) {
+        const lines = entries.slice(i, i + BOUNDS.peersPerFrame).map(([n, e]) => `${n} ${e}`);
+        link.send(LinkKind.PEERS, new TextEncoder().encode(lines.join('\n')));
+      }
+    },
+    raw(body: Uint8Array) {
+      link.send(LinkKind.PEERS, body);
+    },
   };
 }

@@ -3,11 +3,10 @@
 // but sent only when a link's list changed, never lists its recipient, holds at most 32 entries,
 // and cannot be used to replace the endpoint a node is already known by. Every node runs on one
 // fake clock over the in-memory transport.
-import { type NodeIdentity, utf8 } from '@yak/crypto';
+import { utf8 } from '@yak/crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   BOUNDS,
-  LINK,
   MemoryHub,
   MemoryTransport,
   type MeshNetwork,
@@ -15,9 +14,8 @@ import {
   MessageTypes,
   PEER_EXCHANGE,
 } from '../src/index.js';
-import { Link, type LinkHost, LinkKind } from '../src/link.js';
 import { MeshNetwork as Mesh } from '../src/network.js';
-import { ep, FakeClock, handshakeConfig, identity, own, stopAll, TapTransport, tick } from './mesh-helpers.js';
+import { advertiser, ep, FakeClock, identity, own, stopAll, TapTransport, tick } from './mesh-helpers.js';
 
 afterEach(stopAll);
 
@@ -67,30 +65,6 @@ function recordPeers(m: MeshNetwork): { from: string; ids: string[] }[] {
     got.push({ from: from as string, ids: (msg as { peers: { nodeId: string }[] }).peers.map((e) => e.nodeId) });
   });
   return got;
-}
-
-/** An authenticated neighbour that sends hand-made PEERS frames. */
-async function advertiser(hub: MemoryHub, target: MeshNetwork, id: NodeIdentity, address: string) {
-  const t = new MemoryTransport({ hub, address });
-  const conn = await t.dial(ep(target), { maxPayload: LINK.maxRecordBytes, timeoutMs: 1000 });
-  const host: LinkHost = {
-    handshake: handshakeConfig(id),
-    clock: new FakeClock(),
-    handshakeTimeoutMs: 10_000,
-    peerCheck: () => undefined,
-    onUp: () => {},
-    onFrame: () => {},
-    onClose: () => {},
-    onViolation: () => {},
-  };
-  const link = new Link(host, conn, { initiator: true });
-  await link.ready;
-  for (let i = 0; i < 50 && !target.isConnectedTo(id.nodeId); i++) await tick();
-  return {
-    advertise(entries: [string, string][]) {
-      link.send(LinkKind.PEERS, utf8(entries.map(([n, e]) => `${n} ${e}`).join('\n')));
-    },
-  };
 }
 
 describe('PEERS lists inbound neighbours that advertised an endpoint', () => {
@@ -367,7 +341,8 @@ describe('inbound PEERS validation', () => {
     // One neighbour per frame: two violations get a neighbour banned (reputation), which is the point.
     for (let k = 0; k < bad.length; k++) {
       const evil = await advertiser(hub, c, identity(1 + k), `10.0.${1 + k}.1`);
-      evil.advertise(bad[k] as [string, string][]);
+      // As sent, in one frame: the first case is one line over the frame limit.
+      evil.raw(utf8((bad[k] as [string, string][]).map(([n, e]) => `${n} ${e}`).join('\n')));
       await tick(6);
       expect(c.getStats().violations).toBe(k + 1);
     }
