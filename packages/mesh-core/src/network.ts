@@ -174,6 +174,13 @@ export interface DirectMessage {
   type: 'direct';
   from: string;
   payload: MeshPayload;
+  /**
+   * True when the message came over the link to `from` itself, whose handshake proved that
+   * identity. False when it was routed: `from` is then what the source claimed, and a relay on
+   * the route could have forged it or the payload (docs/protocol/routing.md section 7); use
+   * `@yak/annex` for end-to-end authentication.
+   */
+  authenticated: boolean;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers receive event-specific arguments.
@@ -1219,7 +1226,7 @@ export class MeshNetwork implements LinkLayer {
       if (link) this.#badFrame(from, 'malformed direct message');
       return;
     }
-    const msg: DirectMessage = { type: 'direct', from, payload };
+    const msg: DirectMessage = { type: 'direct', from, payload, authenticated: link !== undefined };
     const peer = this.#peerInfo(from);
     this.emit(MeshEvents.MESSAGE, msg, peer, from);
     const t =

@@ -216,9 +216,15 @@ describe('gossip and routing engines', () => {
       5000,
       'route to c',
     );
-    const [msg, , from] = (await direct) as [{ payload: unknown }, unknown, string];
+    const [msg, , from] = (await direct) as [{ payload: unknown; authenticated: boolean }, unknown, string];
     expect(from).toBe(a.localId);
     expect(msg.payload).toEqual({ over: 'two hops' });
+    // Routed: the source is what it claimed, not proven by a link of its own.
+    expect(msg.authenticated).toBe(false);
+    const overLink = next(b, 'message');
+    a.sendTo(b.localId, { over: 'one hop' });
+    const [m1] = (await overLink) as [{ authenticated: boolean }];
+    expect(m1.authenticated).toBe(true);
     const g = next(c, MessageTypes.GOSSIP);
     a.broadcast({ to: 'everyone' });
     const [gm] = (await g) as [{ origin: string; payload: unknown; hops: number }];

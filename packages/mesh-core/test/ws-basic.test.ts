@@ -20,7 +20,7 @@ describe('two nodes over loopback ws', () => {
     expect(a.sendTo(b.localId, { hello: 'world' })).toBe(true);
     const [msg, , from] = await got;
     expect(from).toBe(a.localId);
-    expect(msg).toEqual({ type: 'direct', from: a.localId, payload: { hello: 'world' } });
+    expect(msg).toEqual({ type: 'direct', from: a.localId, payload: { hello: 'world' }, authenticated: true });
     const g = next(a, MessageTypes.GOSSIP);
     b.broadcast(new Uint8Array([1, 2, 3]));
     const [gm] = (await g) as [{ payload: Uint8Array; origin: string }];
