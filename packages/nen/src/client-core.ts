@@ -14,6 +14,7 @@ import {
   utf8,
   wipe,
 } from '@yak/crypto';
+import { bufferedResponse } from './buffered.js';
 import {
   AEAD_NONCE_BYTES,
   CLIENT_NONCE_BYTES,
@@ -46,7 +47,7 @@ import {
   type SessionStatus,
   wipeKeys,
 } from './handshake.js';
-import { BodyTooLarge, bodyInit, decodeUtf8, isNullBodyStatus, readBody, requestTarget } from './http.js';
+import { BodyTooLarge, isNullBodyStatus, readBody, readBodyText, requestTarget } from './http.js';
 import { decodeKeyConfig, type KeyConfig, verifyKeyConfig } from './keyconfig.js';
 import { FrameOpener, streamKey } from './stream.js';
 import {
@@ -333,9 +334,13 @@ export class NenClient {
     try {
       return await fn();
     } finally {
-      this.#inflight--;
-      if (this.#inflight === 0) for (const w of this.#idleWaiters.splice(0)) w();
+      this.#leave();
     }
+  }
+
+  #leave(): void {
+    this.#inflight--;
+    if (this.#inflight === 0 && this.#idleWaiters.length > 0) for (const w of this.#idleWaiters.splice(0)) w();
   }
 
   async #exclusiveRun<T>(fn: () => Promise<T>): Promise<T> {
@@ -470,14 +475,12 @@ export class NenClient {
   }
 
   async #readText(res: Response): Promise<string> {
-    let bytes: Uint8Array;
     try {
-      bytes = await readBody(res, this.#maxResponse + 1024);
+      return await readBodyText(res, this.#maxResponse + 1024);
     } catch (e) {
       if (e instanceof BodyTooLarge) throw nenError('ISO-4102', { message: 'response too large' });
       throw nenError('ISO-9003', { cause: e });
     }
-    return decodeUtf8(bytes) ?? '';
   }
 
   #requireSession(): Session {
@@ -488,6 +491,19 @@ export class NenClient {
   #drop(s: Session): void {
     wipeSession(s);
     if (this.#session === s) this.#session = undefined;
+  }
+
+  /** Whether {@link #ready} has work to do (the same checks, without a promise). */
+  #needsReady(): boolean {
+    const t = this.#now();
+    const s = this.#session;
+    return (
+      !s ||
+      t + this.#offset >= s.expiresAt ||
+      t - s.lastUsed >= s.idleTtlMs ||
+      s.messages >= this.#rekeyMsgs ||
+      t - s.keyedAt >= this.#rekeyMs
+    );
   }
 
   /** A usable session: handshake if there is none or it is (locally) expired; rekey when due. */
@@ -531,13 +547,19 @@ export class NenClient {
     const userSignal = init.signal ?? (input instanceof Request ? input.signal : undefined) ?? undefined;
     return this.#op(userSignal, async (signal, defer) => {
       for (let attempt = 0; ; attempt++) {
-        await this.#ready(signal);
+        // Checked here first: on the hot path there is nothing to wait for, and every await
+        // is a turn of the microtask queue.
+        if (this.#needsReady()) await this.#ready(signal);
         try {
-          return await this.#shared(async () => {
+          while (this.#exclusive) await this.#exclusive;
+          this.#inflight++;
+          try {
             const s = this.#requireSession();
             const r = await this.#send(s, method, url, envelope, stream, signal);
-            return this.#open(r.res, s, r.mac, signal, defer);
-          });
+            return await this.#open(r.res, s, r.mac, signal, defer);
+          } finally {
+            this.#leave();
+          }
         } catch (e) {
           if (attempt === 0 && this.#auto && e instanceof NenError && SESSION_GONE.has(e.code)) {
             this.#count(e);
@@ -575,14 +597,15 @@ export class NenClient {
       [HEADER.nonce]: b64(nonce),
     };
     let payload: Uint8Array;
-    let body: Uint8Array | undefined;
+    let body: string | undefined;
     if (payloadInHeader(method)) {
       const p = encodeSealedHeader({ n, ct });
       headers[HEADER.payload] = p;
       payload = utf8(p);
     } else {
-      payload = utf8(encodeSealedBody({ n, ct }));
-      body = payload;
+      // Sent as the (ASCII) string: undici copies a byte body, a string it does not.
+      body = encodeSealedBody({ n, ct });
+      payload = utf8(body);
       headers['content-type'] = 'application/json';
     }
     const mac = hmac('sha256', s.keys.c2sMac, requestMacInput({ ...fields, payload }));
@@ -592,7 +615,7 @@ export class NenClient {
     s.lastUsed = t;
     this.#stats.requests++;
     const init: RequestInit = { method, headers };
-    if (body) init.body = body as BodyInit;
+    if (body !== undefined) init.body = body;
     const res = await this.#transport(url, init, signal);
     return { res, mac };
   }
@@ -616,11 +639,7 @@ export class NenClient {
       } catch {
         throw nenError('ISO-4101');
       }
-      const headers = new Headers(env.headers);
-      return new Response(isNullBodyStatus(env.status) ? null : bodyInit(env.body, headers.get('content-type')), {
-        status: env.status,
-        headers,
-      });
+      return bufferedResponse(isNullBodyStatus(env.status) ? null : env.body, { status: env.status, headers: new Headers(env.headers) });
     }
     const err = decodeErrorBody(text);
     if (err && isNenErrorCode(err.code)) {

@@ -81,6 +81,7 @@ function refuseUpload(res: ServerResponse): void {
 
 /** The protocol core's view of a Node request, without building a web Request. */
 function nodeIncoming(req: IncomingMessage, res: ServerResponse, url: URL): Incoming {
+  let signal: AbortSignal | undefined;
   return {
     method: (req.method ?? 'GET').toUpperCase(),
     url,
@@ -94,7 +95,12 @@ function nodeIncoming(req: IncomingMessage, res: ServerResponse, url: URL): Inco
         if (e instanceof BodyTooLarge) refuseUpload(res);
         throw e;
       }),
-    signal: clientGone(res),
+    // Built on first use: most handlers never look at ctx.signal, and a signal plus a close
+    // listener per request is a measurable part of a small request's cost.
+    get signal() {
+      signal ??= clientGone(res);
+      return signal;
+    },
   };
 }
 

@@ -563,17 +563,20 @@ export function createNenServer(options: NenServerOptions): NenServer {
     }
   }
 
-  function appRequest(v: Verified, signal: AbortSignal): { request: Request; context: NenContext } {
-    const headers = new Headers();
-    for (const [k, val] of v.envelope.headers) headers.append(k, val);
+  function appRequest(v: Verified, inc: Incoming): { request: Request; context: NenContext } {
     const hasBody = v.method !== 'GET' && v.method !== 'HEAD';
     if (!hasBody && v.envelope.body.length > 0) reject('ISO-4004', authOf(v.record, v.requestMac), 'a GET request carries no body');
+    // The envelope's header list goes to the Request as it is (names were checked when it was
+    // decoded; the Request validates values): one Headers object per request, not two.
+    let contentType: string | null = null;
+    for (const [k, val] of v.envelope.headers)
+      if (k === 'content-type') contentType = contentType === null ? val : `${contentType}, ${val}`;
     // The original signal is exposed as ctx.signal rather than linked into the new Request:
     // linking costs a second AbortSignal per request on the hot path.
-    const init: RequestInit = { method: v.method, headers };
-    if (hasBody) init.body = bodyInit(v.envelope.body, headers.get('content-type'));
+    const init: RequestInit = { method: v.method, headers: v.envelope.headers };
+    if (hasBody) init.body = bodyInit(v.envelope.body, contentType);
     const request = new Request(v.url, init);
-    const isJson = /^application\/([a-z0-9.+-]*\+)?json\b/i.test(headers.get('content-type') ?? '') && v.envelope.body.length > 0;
+    const isJson = /^application\/([a-z0-9.+-]*\+)?json\b/i.test(contentType ?? '') && v.envelope.body.length > 0;
     const body = v.envelope.body;
     let parsed: { value: unknown } | undefined;
     const context: NenContext = {
@@ -581,7 +584,9 @@ export function createNenServer(options: NenServerOptions): NenServer {
       clientId: v.record.clientId,
       clientKey: v.record.clientKey,
       body,
-      signal,
+      get signal() {
+        return inc.signal;
+      },
       // Parsed on first use: most handlers call req.json() themselves, and parsing twice is
       // a measurable part of a small request's cost.
       get json(): unknown {
@@ -608,7 +613,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
     let v: Verified | undefined;
     try {
       v = await verify(inc);
-      const { request: req, context } = appRequest(v, inc.signal);
+      const { request: req, context } = appRequest(v, inc);
       stats.requests++;
       const verified = v;
       const wantsStream = inc.header(HEADER.stream) === '1';

@@ -92,15 +92,16 @@ export function b64ViaBtoa(bytes: Uint8Array): string {
   return globalThis.btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-function checkB64(s: string): void {
+/** Canonical base64url: alphabet (unless the caller has just tested it), length and zero tail bits. */
+function checkB64(s: string, alphabetChecked = false): void {
   const rem = s.length % 4;
-  if (rem === 1 || !B64URL_RE.test(s)) throw new RangeError('invalid base64url');
+  if (rem === 1 || (!alphabetChecked && !B64URL_RE.test(s))) throw new RangeError('invalid base64url');
   const mask = TAIL_MASK[rem];
   if (mask !== undefined && (B64_VALUE(s.charCodeAt(s.length - 1)) & mask) !== 0) throw new RangeError('non-canonical base64url');
 }
 
-function fromB64(s: string): Uint8Array {
-  checkB64(s);
+function fromB64(s: string, alphabetChecked = false): Uint8Array {
+  checkB64(s, alphabetChecked);
   if (NodeBuffer) {
     // Decoded straight into a buffer of the exact size (checkB64 made the length canonical), so
     // the caller owns it: no copy out of Node's shared pool.
@@ -126,11 +127,11 @@ export function fromB64ViaAtob(s: string): Uint8Array {
 }
 
 /** Strict base64url decode; a failure (or a wrong length) raises `code`. */
-export function unb64(s: unknown, code: NenErrorCode, length?: number, what = 'field'): Uint8Array {
+export function unb64(s: unknown, code: NenErrorCode, length?: number, what = 'field', alphabetChecked = false): Uint8Array {
   if (typeof s !== 'string') fail(code, `${what} must be a base64url string`);
   let out: Uint8Array;
   try {
-    out = fromB64(s);
+    out = fromB64(s, alphabetChecked);
   } catch {
     fail(code, `${what} is not canonical base64url`);
   }
@@ -176,16 +177,16 @@ export function decodeSealedBody(text: string): SealedPayload {
     if (mid > 0) {
       const ct = text.slice(SEALED_HEAD.length, mid);
       const n = text.slice(mid + SEALED_MID.length, text.length - 2);
-      if (B64URL_RE.test(ct) && B64URL_RE.test(n)) return sealedPayload(ct, n);
+      if (B64URL_RE.test(ct) && B64URL_RE.test(n)) return sealedPayload(ct, n, true);
     }
   }
   const o = parseJsonObject(text, ['ct', 'n'], 'ISO-4002');
-  return sealedPayload(o.ct, o.n);
+  return sealedPayload(o.ct, o.n, false);
 }
 
-function sealedPayload(ctText: unknown, nText: unknown): SealedPayload {
-  const n = unb64(nText, 'ISO-4002', AEAD_NONCE_BYTES, 'n');
-  const ct = unb64(ctText, 'ISO-4002', undefined, 'ct');
+function sealedPayload(ctText: unknown, nText: unknown, alphabetChecked: boolean): SealedPayload {
+  const n = unb64(nText, 'ISO-4002', AEAD_NONCE_BYTES, 'n', alphabetChecked);
+  const ct = unb64(ctText, 'ISO-4002', undefined, 'ct', alphabetChecked);
   if (ct.length < 16) fail('ISO-4002', 'ct shorter than the AEAD tag');
   return { n, ct };
 }
