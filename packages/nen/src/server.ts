@@ -465,42 +465,43 @@ export function createNenServer(options: NenServerOptions): NenServer {
     const { session, lastSeen } = loaded;
     const record = session.record;
     try {
-      const auth = authOf(record, mac);
+      // Built only on a rejection: it copies a MAC key.
+      const auth = () => authOf(record, mac);
       const t = now();
-      if (t >= record.expiresAt) reject('ISO-2003', auth);
-      if (t >= lastSeen + record.idleTtlMs) reject('ISO-2004', auth);
+      if (t >= record.expiresAt) reject('ISO-2003', auth());
+      if (t >= lastSeen + record.idleTtlMs) reject('ISO-2004', auth());
       const fields = { sid, method, target: requestTarget(url), timestamp, nonce };
       const expected = hmac('sha256', record.keys.c2sMac, requestMacInput({ ...fields, payload }));
-      if (!mac || !constantTimeEqual(expected, mac)) reject('ISO-3002', auth);
-      if (Math.abs(t - timestamp) > windowMs) reject('ISO-3003', auth);
+      if (!mac || !constantTimeEqual(expected, mac)) reject('ISO-3002', auth());
+      if (Math.abs(t - timestamp) > windowMs) reject('ISO-3003', auth());
       const text = decodeUtf8(payload);
-      if (text === undefined) reject('ISO-4002', auth);
+      if (text === undefined) reject('ISO-4002', auth());
       let sealed: { n: Uint8Array; ct: Uint8Array };
       try {
         sealed = payloadInHeader(method) ? decodeSealedHeader(text) : decodeSealedBody(text);
       } catch {
-        reject('ISO-4002', auth);
+        reject('ISO-4002', auth());
       }
       let plain: Uint8Array;
       try {
         plain = session.c2s.open(sealed.n, sealed.ct, requestAad(fields));
       } catch {
-        reject('ISO-4001', auth);
+        reject('ISO-4001', auth());
       }
       let envelope: RequestEnvelope;
       try {
         envelope = decodeRequestEnvelope(plain);
       } catch {
-        reject('ISO-4004', auth);
+        reject('ISO-4004', auth());
       }
       let admitted: Awaited<ReturnType<SessionStore['admit']>>;
       try {
         admitted = await store.admit(sidStr, nonceStr as string, t, nonceTtl, storeTtl(record, t, t));
       } catch {
-        reject('ISO-2005', auth);
+        reject('ISO-2005', auth());
       }
-      if (admitted === 'replay') reject('ISO-5001', auth);
-      if (admitted === 'full') reject('ISO-5002', auth);
+      if (admitted === 'replay') reject('ISO-5001', auth());
+      if (admitted === 'full') reject('ISO-5002', auth());
       return { session, record, sidStr, requestMac: mac as Uint8Array, envelope, url, method };
     } catch (e) {
       cache.release(session);
