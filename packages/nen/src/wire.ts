@@ -100,7 +100,49 @@ function checkB64(s: string, alphabetChecked = false): void {
   if (mask !== undefined && (B64_VALUE(s.charCodeAt(s.length - 1)) & mask) !== 0) throw new RangeError('non-canonical base64url');
 }
 
+// Short values (session ids, nonces, MACs: at most 64 characters) are decoded by a table
+// lookup in JavaScript: the table rejects any character outside the alphabet, so no regular
+// expression or Buffer wrapper is needed, and each call costs a fraction of a microsecond.
+const SHORT_B64 = 64;
+const B64_TABLE = new Int8Array(128).fill(-1);
+for (let c = 0; c < 128; c++) B64_TABLE[c] = B64_VALUE(c);
+const b64At = (s: string, i: number): number => {
+  const c = s.charCodeAt(i);
+  return c < 128 ? (B64_TABLE[c] as number) : -1;
+};
+
+function fromB64Short(s: string): Uint8Array {
+  const len = s.length;
+  const rem = len % 4;
+  if (rem === 1) throw new RangeError('invalid base64url');
+  const out = new Uint8Array((len * 3) >> 2);
+  let o = 0;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) {
+    const a = b64At(s, i);
+    const b = b64At(s, i + 1);
+    const c = b64At(s, i + 2);
+    const d = b64At(s, i + 3);
+    if ((a | b | c | d) < 0) throw new RangeError('invalid base64url');
+    out[o++] = (a << 2) | (b >> 4);
+    out[o++] = ((b & 0x0f) << 4) | (c >> 2);
+    out[o++] = ((c & 0x03) << 6) | d;
+  }
+  if (rem >= 2) {
+    const a = b64At(s, i);
+    const b = b64At(s, i + 1);
+    const c = rem === 3 ? b64At(s, i + 2) : 0;
+    if ((a | b | c) < 0) throw new RangeError('invalid base64url');
+    // Canonical: the bits past the last whole byte are zero (SPEC section 2, "Encoding").
+    if (rem === 2 ? (b & 0x0f) !== 0 : (c & 0x03) !== 0) throw new RangeError('non-canonical base64url');
+    out[o++] = (a << 2) | (b >> 4);
+    if (rem === 3) out[o++] = ((b & 0x0f) << 4) | (c >> 2);
+  }
+  return out;
+}
+
 function fromB64(s: string, alphabetChecked = false): Uint8Array {
+  if (s.length <= SHORT_B64) return fromB64Short(s);
   checkB64(s, alphabetChecked);
   if (NodeBuffer) {
     // Decoded straight into a buffer of the exact size (checkB64 made the length canonical), so
@@ -358,33 +400,49 @@ const textDec = new TextDecoder('utf-8', { fatal: true });
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9a-z-]+$/;
 const HEADER_VALUE_BAD = /[\r\n\0]/;
 
+const isAscii = (s: string): boolean => {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+};
+
 function encodeEnvelope(kind: number, status: number, headers: Array<[string, string]>, body: Uint8Array): Uint8Array {
   if (headers.length > MAX_HEADERS) throw new RangeError(`at most ${MAX_HEADERS} headers`);
-  const parts: Uint8Array[] = [];
+  // Header text is almost always ASCII, written here character by character; anything else is
+  // encoded as UTF-8 first. Each entry is [name, value] as strings or bytes.
+  const parts: Array<string | Uint8Array> = [];
   let size = 0;
   for (const [k, v] of headers) {
-    const kb = textEnc.encode(k);
-    const vb = textEnc.encode(v);
+    const kb = isAscii(k) ? k : textEnc.encode(k);
+    const vb = isAscii(v) ? v : textEnc.encode(v);
     if (kb.length > 255 || vb.length > 0xffff) throw new RangeError('header too large');
     parts.push(kb, vb);
     size += 3 + kb.length + vb.length;
   }
   const head = kind === ENV_RESPONSE ? 5 : 3;
   const out = new Uint8Array(head + size + body.length);
-  const dv = new DataView(out.buffer);
   out[0] = kind;
-  if (kind === ENV_RESPONSE) dv.setUint16(1, status);
-  dv.setUint16(head - 2, headers.length);
+  if (kind === ENV_RESPONSE) {
+    out[1] = status >>> 8;
+    out[2] = status & 0xff;
+  }
+  out[head - 2] = headers.length >>> 8;
+  out[head - 1] = headers.length & 0xff;
   let o = head;
+  const put = (x: string | Uint8Array) => {
+    if (typeof x === 'string') for (let j = 0; j < x.length; j++) out[o++] = x.charCodeAt(j);
+    else {
+      out.set(x, o);
+      o += x.length;
+    }
+  };
   for (let i = 0; i < parts.length; i += 2) {
-    const kb = parts[i] as Uint8Array;
-    const vb = parts[i + 1] as Uint8Array;
-    out[o] = kb.length;
-    out.set(kb, o + 1);
-    o += 1 + kb.length;
-    dv.setUint16(o, vb.length);
-    out.set(vb, o + 2);
-    o += 2 + vb.length;
+    const kb = parts[i] as string | Uint8Array;
+    const vb = parts[i + 1] as string | Uint8Array;
+    out[o++] = kb.length;
+    put(kb);
+    out[o++] = vb.length >>> 8;
+    out[o++] = vb.length & 0xff;
+    put(vb);
   }
   out.set(body, o);
   return out;
