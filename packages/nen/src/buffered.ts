@@ -22,7 +22,7 @@ class BufferedResponse extends Response {
   #used = false;
   #inner: Response | undefined;
 
-  constructor(bytes: Uint8Array, init: { status: number; headers: Headers }) {
+  constructor(bytes: Uint8Array, init: { status: number; headers: HeadersInit }) {
     super(null, init);
     this.#bytes = bytes;
   }
@@ -88,7 +88,7 @@ class BufferedResponse extends Response {
   override clone(): Response {
     if (this.bodyUsed) throw new TypeError('Response.clone: Body has already been consumed.');
     if (this.#inner) return this.#inner.clone();
-    return new BufferedResponse(this.#bytes, { status: this.status, headers: new Headers(this.headers) });
+    return new BufferedResponse(this.#bytes, { status: this.status, headers: this.headers });
   }
 }
 
@@ -101,8 +101,9 @@ const isNode = typeof versions?.node === 'string' && versions.bun === undefined 
  * A Response carrying `bytes` (`null` for a status that has no body). The bytes must not change
  * afterwards: the body methods read them as they are.
  */
-export function bufferedResponse(bytes: Uint8Array | null, init: { status: number; headers: Headers }): Response {
+export function bufferedResponse(bytes: Uint8Array | null, init: { status: number; headers: HeadersInit }): Response {
   if (bytes === null) return new Response(null, init);
   if (isNode) return new BufferedResponse(bytes, init);
-  return new Response(bodyInit(bytes, init.headers.get('content-type')), init);
+  const headers = new Headers(init.headers);
+  return new Response(bodyInit(bytes, headers.get('content-type')), { status: init.status, headers });
 }

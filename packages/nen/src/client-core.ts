@@ -358,7 +358,7 @@ export class NenClient {
     }
   }
 
-  async #transport(url: URL, init: RequestInit, signal: AbortSignal): Promise<Response> {
+  async #transport(url: URL | string, init: RequestInit, signal: AbortSignal): Promise<Response> {
     try {
       return await this.#fetch(url, { ...init, signal, redirect: 'manual' });
     } catch (e) {
@@ -525,7 +525,7 @@ export class NenClient {
   }
 
   async #request(input: string | URL | Request, init: RequestInit, stream: boolean): Promise<Response> {
-    let url: URL;
+    let url: URL | Target | string;
     let method: string;
     let headers: Headers;
     let body: Uint8Array;
@@ -535,12 +535,14 @@ export class NenClient {
       headers = new Headers(init.headers ?? input.headers);
       body = init.body !== undefined ? await bodyBytes(init.body, headers) : new Uint8Array(await input.arrayBuffer());
     } else {
-      url = new URL(input.toString(), this.#base);
+      url = normalPath(input) ?? new URL(input.toString(), this.#base);
       method = (init.method ?? 'GET').toUpperCase();
       headers = new Headers(init.headers);
-      body = await bodyBytes(init.body, headers);
+      // A string body needs no await (the common JSON case); the rest may read a Blob.
+      body = typeof init.body === 'string' ? stringBody(init.body, headers) : await bodyBytes(init.body, headers);
     }
-    if (url.origin !== this.#base.origin) throw new TypeError('the Nen client only talks to its own server (origin of baseUrl)');
+    if (typeof url === 'string') url = { href: this.#base.origin + url, target: url };
+    else if (url.origin !== this.#base.origin) throw new TypeError('the Nen client only talks to its own server (origin of baseUrl)');
     if (method === 'HEAD' || method === 'CONNECT' || method === 'TRACE') throw new TypeError(`method ${method} is not supported`);
     if (method === 'GET' && body.length > 0) throw new TypeError('a GET request cannot have a body');
     const envelope: RequestEnvelope = { headers: envelopeHeaders(headers), body };
@@ -578,7 +580,7 @@ export class NenClient {
   async #send(
     s: Session,
     method: string,
-    url: URL,
+    url: URL | Target,
     env: RequestEnvelope,
     stream: boolean,
     signal: AbortSignal,
@@ -586,7 +588,7 @@ export class NenClient {
     const t = this.#now();
     const timestamp = Math.round(t + this.#offset);
     const nonce = nonceBytes(REQUEST_NONCE_BYTES);
-    const fields = { sid: s.sid, method, target: requestTarget(url), timestamp, nonce };
+    const fields = { sid: s.sid, method, target: 'target' in url ? url.target : requestTarget(url), timestamp, nonce, payload: EMPTY };
     const n = nonceBytes(AEAD_NONCE_BYTES);
     const plain = encodeRequestEnvelope(env);
     const ct = s.c2s.seal(n, plain, requestAad(fields));
@@ -608,7 +610,8 @@ export class NenClient {
       payload = utf8(body);
       headers['content-type'] = 'application/json';
     }
-    const mac = hmac('sha256', s.keys.c2sMac, requestMacInput({ ...fields, payload }));
+    fields.payload = payload;
+    const mac = hmac('sha256', s.keys.c2sMac, requestMacInput(fields));
     headers[HEADER.signature] = b64(mac);
     if (stream) headers[HEADER.stream] = '1';
     s.messages++;
@@ -616,7 +619,7 @@ export class NenClient {
     this.#stats.requests++;
     const init: RequestInit = { method, headers };
     if (body !== undefined) init.body = body;
-    const res = await this.#transport(url, init, signal);
+    const res = await this.#transport(url.href, init, signal);
     return { res, mac };
   }
 
@@ -639,7 +642,8 @@ export class NenClient {
       } catch {
         throw nenError('ISO-4101');
       }
-      return bufferedResponse(isNullBodyStatus(env.status) ? null : env.body, { status: env.status, headers: new Headers(env.headers) });
+      // The envelope's header list goes to the Response as it is: one Headers object, not two.
+      return bufferedResponse(isNullBodyStatus(env.status) ? null : env.body, { status: env.status, headers: env.headers });
     }
     const err = decodeErrorBody(text);
     if (err && isNenErrorCode(err.code)) {
@@ -838,15 +842,39 @@ function wipeSession(s: Session): void {
 }
 
 /** Bytes of a fetch body; sets the content type fetch would set. Streams and FormData are refused. */
+/** A request URL already in the form the URL parser would give: its full URL and MACed target. */
+interface Target {
+  href: string;
+  target: string;
+}
+
+const EMPTY: Uint8Array = new Uint8Array(0);
+
+// Path-absolute targets made only of characters the WHATWG URL parser leaves as they are (no
+// percent signs, backslashes or dot segments in the path; nothing it escapes in the query, which
+// is not empty: `/x?` reads back as `/x`):
+// for these, parsing a URL object would give back the same string, so it is skipped. Anything
+// else takes the full parse.
+const NORMAL_TARGET = /^\/(?!\/)[A-Za-z0-9\-._~!$&'()*+,;=:@/]*(\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]+)?$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|\?|$)/;
+
+/** @internal exported for tests */
+export function normalPath(input: string | URL): string | undefined {
+  if (typeof input !== 'string' || !NORMAL_TARGET.test(input) || DOT_SEGMENT.test(input)) return undefined;
+  return input;
+}
+
+function stringBody(body: string, headers: Headers): Uint8Array {
+  if (!headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8');
+  return utf8(body);
+}
+
 async function bodyBytes(body: BodyInit | null | undefined, headers: Headers): Promise<Uint8Array> {
   if (body === undefined || body === null) return new Uint8Array(0);
   const setType = (t: string) => {
     if (!headers.has('content-type')) headers.set('content-type', t);
   };
-  if (typeof body === 'string') {
-    setType('text/plain;charset=UTF-8');
-    return utf8(body);
-  }
+  if (typeof body === 'string') return stringBody(body, headers);
   if (body instanceof URLSearchParams) {
     setType('application/x-www-form-urlencoded;charset=UTF-8');
     return utf8(body.toString());

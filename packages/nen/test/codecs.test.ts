@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { fromBase64url, hybridKem, NodeIdentity, randomBytes, toBase64url } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { normalPath } from '../src/client-core.js';
 import {
   decodeClientHello,
   decodeServerHello,
@@ -349,5 +350,27 @@ describe('catalogue and portability', () => {
     visit('client.ts');
     expect(seen.has('client-core.ts')).toBe(true);
     expect(seen.has('server.ts')).toBe(false);
+  });
+});
+
+describe('request targets the client does not re-parse', () => {
+  it('normalPath accepts a string only when the URL parser would give it back unchanged', () => {
+    const base = new URL('http://127.0.0.1:8080/base/');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[/?.%a-z0-9#\\ '"<>`{}@:=&+é-]{0,24}$/), (s) => {
+        const fast = normalPath(s);
+        if (fast === undefined) return;
+        const u = new URL(s, base);
+        expect(u.origin).toBe(base.origin);
+        expect(u.pathname + u.search).toBe(fast);
+      }),
+      { numRuns: 3000 },
+    );
+    // Dot segments, percent escapes in the path, backslashes, protocol-relative and relative
+    // references all take the full parse.
+    for (const s of ['/a/../b', '/a/./b', '/a/..', '/.', '/%2e%2e/x', '/a\\b', '//evil.example/x', 'x/y', '/a b', '/a#b']) {
+      expect(normalPath(s), s).toBeUndefined();
+    }
+    expect(normalPath('/api/items?page=2&q=a%20b')).toBe('/api/items?page=2&q=a%20b');
   });
 });
