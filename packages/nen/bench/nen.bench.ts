@@ -218,8 +218,17 @@ function bareProtocol(app: (req: Request) => Promise<Response>) {
   const key = nodeCrypto.createSecretKey(nodeCrypto.randomBytes(32));
   const macKey = nodeCrypto.createSecretKey(nodeCrypto.randomBytes(32));
   const aad = nodeCrypto.randomBytes(64);
+  // Public nonces from a pool filled 4 KiB at a time, as Nen draws them: one RNG call per
+  // request would cost more than the AEAD here.
+  let pool = Buffer.alloc(0);
+  const nonce = (n: number) => {
+    if (pool.length < n) pool = nodeCrypto.randomBytes(4096);
+    const out = pool.subarray(0, n);
+    pool = pool.subarray(n);
+    return out;
+  };
   const seal = (m: Uint8Array) => {
-    const n = nodeCrypto.randomBytes(12);
+    const n = nonce(12);
     const c = nodeCrypto.createCipheriv('chacha20-poly1305', key, n, { authTagLength: 16 });
     c.setAAD(aad, { plaintextLength: m.length });
     const ct = Buffer.concat([c.update(m), c.final(), c.getAuthTag()]);
@@ -260,7 +269,9 @@ function bareProtocol(app: (req: Request) => Promise<Response>) {
         }),
       );
       const text = seal(new Uint8Array(await answer.arrayBuffer()));
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(text.length), 'x-nen-session': sid }).end(text);
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(text.length) })
+        .end(text);
     });
   };
   const request = async (url: string, body: string): Promise<unknown> => {
@@ -275,7 +286,7 @@ function bareProtocol(app: (req: Request) => Promise<Response>) {
           'content-type': 'application/json',
           'x-nen-session': sid,
           'x-nen-timestamp': String(Date.now()),
-          'x-nen-nonce': nodeCrypto.randomBytes(16).toString('base64url'),
+          'x-nen-nonce': nonce(16).toString('base64url'),
           'x-nen-signature': mac(text).toString('base64url'),
         },
         body: text,

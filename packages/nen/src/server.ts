@@ -525,9 +525,10 @@ export function createNenServer(options: NenServerOptions): NenServer {
     // The body is ASCII, so its length is known: declaring it spares HTTP/1.1 chunking and lets
     // the client read the body in one piece.
     const text = encodeSealedBody({ n, ct });
+    // No X-Nen-Session here: the client knows its session, and every header costs both sides.
     return {
       status: outer,
-      headers: { ...JSON_HEADERS, 'content-length': String(text.length), [HEADER.session]: v.sidStr },
+      headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': String(text.length) },
       body: text,
     };
   }
@@ -547,7 +548,7 @@ export function createNenServer(options: NenServerOptions): NenServer {
         const body = sealStream({ status, headers }, res.body, key);
         return new Response(body, {
           status: 200,
-          headers: { 'content-type': STREAM_CONTENT_TYPE, 'cache-control': 'no-store', [HEADER.session]: v.sidStr },
+          headers: { 'content-type': STREAM_CONTENT_TYPE, 'cache-control': 'no-store' },
         });
       }
       let body: Uint8Array;
