@@ -21,10 +21,10 @@
 // - Messages per second while rekeying every 1,000 messages against no rekeying.
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { Annex, type AnnexOptions } from '@yak/annex';
 import { aes256gcm, NodeIdentity, randomBytes } from '@yak/crypto';
 import { MeshNetwork } from '@yak/mesh-core';
 import { median, percentile, record } from '../../../tools/bench/harness.js';
-import { Annex, type AnnexOptions } from '../src/index.js';
 
 const PKG = '@yak/annex';
 const HOST = '127.0.0.1';

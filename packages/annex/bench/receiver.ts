@@ -8,9 +8,9 @@
 // number (messages delivered since the last post) at the end of every microtask in which
 // something was delivered. { stop: true } stops the node and the worker exits.
 import { parentPort } from 'node:worker_threads';
+import { Annex } from '@yak/annex';
 import { aes256gcm, NodeIdentity } from '@yak/crypto';
 import { MeshNetwork } from '@yak/mesh-core';
-import { Annex } from '../src/index.js';
 
 export type ReceiverMode = 'mesh' | 'annex' | 'bare' | 'idle';
 export interface ReceiverCommand {

@@ -1,7 +1,8 @@
 // @yak/defense benchmarks: each candidate against a naive baseline measured in the same run
 // (SPEC section 4). Run with `node ../../tools/bench/run.mjs` from packages/defense.
+
+import { ConnectionRateLimiter, SafeJsonParser, SequenceTracker } from '@yak/defense';
 import { compareOps, record } from '../../../tools/bench/harness.js';
-import { ConnectionRateLimiter, SafeJsonParser, SequenceTracker } from '../src/index.js';
 
 const PKG = '@yak/defense';
 const opts = { samples: 5, timeMs: 300, warmupMs: 100 };

@@ -5,8 +5,8 @@
 //    classical.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ed25519, x25519 } from '@yak/crypto';
+import { createHandshakePipe, MeshCrypto, type Mode } from '@yak/e2ee-mathison';
 import { compareOps, opsPerSecAsync, record } from '../../../tools/bench/harness.js';
-import { createHandshakePipe, MeshCrypto, type Mode } from '../src/index.js';
 
 const PKG = '@yak/e2ee-mathison';
 

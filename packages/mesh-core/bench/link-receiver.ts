@@ -4,8 +4,8 @@
 // and the same counting protocol. Started by link.bench.ts with `fork`; argv[2] is 'mesh', 'ws' or 'ws-aead' (argv[3]: hex key).
 import { createDecipheriv, createSecretKey } from 'node:crypto';
 import { NodeIdentity } from '@yak/crypto';
+import { MeshNetwork } from '@yak/mesh-core';
 import { WebSocketServer } from 'ws';
-import { MeshNetwork } from '../src/index.js';
 import { BENCH_KIND, HOST, OPEN, type ReceiverMessage, WS_OPTS } from './link-common.js';
 
 const send = (m: ReceiverMessage) => process.send?.(m);

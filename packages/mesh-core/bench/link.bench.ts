@@ -27,9 +27,9 @@ import {
   sha256,
   utf8,
 } from '@yak/crypto';
+import { MeshNetwork, type TransportConnection, WsTransport } from '@yak/mesh-core';
 import { WebSocket, WebSocketServer } from 'ws';
 import { median, percentile, record, recordFigure } from '../../../tools/bench/harness.js';
-import { MeshNetwork, type TransportConnection, WsTransport } from '../src/index.js';
 import { BENCH_KIND, HOST, OPEN, type ReceiverMessage, WS_OPTS } from './link-common.js';
 
 const PKG = '@yak/mesh-core';

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { hybridKem, NodeIdentity, randomBytes } from '@yak/crypto';
+import { createNenClient, createNenServer, keyConfigId } from '@yak/nen';
+import { toNodeListener } from '@yak/nen/node';
 import { median, opsPerSec, opsPerSecAsync, percentile, record, recordFigure } from '../../../tools/bench/harness.js';
 import { encodeClientHello } from '../src/handshake.js';
-import { createNenClient, createNenServer, keyConfigId } from '../src/index.js';
-import { toNodeListener } from '../src/node.js';
 
 const PKG = '@yak/nen';
 // The machine is shared: every record notes the 1-minute load average around its measurement.
