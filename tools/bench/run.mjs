@@ -69,7 +69,8 @@ const lines = [
   '# Benchmarks',
   '',
   'Written by `pnpm bench` (tools/bench/run.mjs). Every ratio is measured in the same run as its',
-  'baseline on the same machine; higher is better for YAK. Machine: ' +
+  'baseline on the same machine; higher is better for YAK. The packages are measured as built',
+  '(`dist`, what users install). Machine: ' +
     `${process.platform} ${process.arch}, Node ${process.version}, ${(await import('node:os')).cpus().length} cores.`,
   '',
   '| package | benchmark | value | unit | baseline | baseline value | ratio | goal |',
