@@ -54,7 +54,8 @@ export async function nenDemo(ui: DemoUI): Promise<void> {
       return (await res.json()) as { amount: number };
     });
     const wire = sent.at(-1) as { url: string; init: RequestInit };
-    const wireBody = new TextDecoder().decode(wire.init.body as Uint8Array);
+    const sentBody = wire.init.body;
+    const wireBody = typeof sentBody === 'string' ? sentBody : new TextDecoder().decode(sentBody as Uint8Array);
     ui.info(
       `server saw amount=${reply.amount}; on the wire: ${wireBody.slice(0, 48)}... (payload and Authorization header are inside the ciphertext)`,
     );
