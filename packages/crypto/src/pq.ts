@@ -6,6 +6,7 @@ import { ml_dsa65 } from '@noble/post-quantum/ml-dsa.js';
 import { ml_kem768 } from '@noble/post-quantum/ml-kem.js';
 import { abytes, aoptbytes } from './assert.js';
 import { current } from './backend.js';
+import type { X25519Secret } from './backends/types.js';
 import { toHex } from './bytes.js';
 import { CryptoError } from './errors.js';
 import { type KeyPair, randomBytes, sha3_256, sha256 } from './primitives.js';
@@ -125,6 +126,8 @@ const XWING_LABEL = Uint8Array.from([0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c]);
 interface XWingExpanded {
   skM: Uint8Array;
   skX: Uint8Array;
+  /** skX loaded once into the backend (its public key and every DH come from it). */
+  x: X25519Secret;
   pkM: Uint8Array;
   pkX: Uint8Array;
 }
@@ -135,8 +138,14 @@ function expand(sk: Uint8Array): XWingExpanded {
   const { publicKey: pkM, secretKey: skM } = ml_kem768.keygen(expanded.subarray(0, 64));
   const skX = expanded.slice(64, 96);
   expanded.fill(0);
-  const pkX = current().x25519Public(skX);
-  return { skM, skX, pkM, pkX };
+  const x = current().x25519Secret(skX);
+  return { skM, skX, x, pkM, pkX: x.publicKey };
+}
+
+function wipeExpanded(e: XWingExpanded): void {
+  e.skM.fill(0);
+  e.skX.fill(0);
+  e.x.destroy();
 }
 
 function isZero32(a: Uint8Array): boolean {
@@ -232,8 +241,7 @@ export function hybridKemDecapsulator(secretKey: Uint8Array): HybridKemDecapsula
     },
     destroy() {
       destroyed = true;
-      e.skM.fill(0);
-      e.skX.fill(0);
+      wipeExpanded(e);
       prepared.clean();
     },
   };
@@ -259,7 +267,7 @@ function decapsExpanded(
 ): Uint8Array {
   const ctX = cipherText.subarray(1088);
   const ssM = mlkemDecaps(cipherText.subarray(0, 1088), e.skM);
-  const ssX = current().x25519(e.skX, ctX);
+  const ssX = e.x.dh(ctX);
   if (isZero32(ssX)) {
     ssM.fill(0);
     throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
@@ -288,8 +296,7 @@ export const hybridKem: Kem = {
     const publicKey = new Uint8Array(1216);
     publicKey.set(e.pkM, 0);
     publicKey.set(e.pkX, 1184);
-    e.skM.fill(0);
-    e.skX.fill(0);
+    wipeExpanded(e);
     return { publicKey, secretKey: sk };
   },
   encapsulate(publicKey: Uint8Array, randomness?: Uint8Array): Encapsulation {
@@ -299,13 +306,14 @@ export const hybridKem: Kem = {
     const pkM = publicKey.subarray(0, 1184);
     const pkX = publicKey.subarray(1184);
     const ekX = eseed.slice(32, 64);
-    const b = current();
     let ctX: Uint8Array;
     let ssX: Uint8Array;
     let m: { cipherText: Uint8Array; sharedSecret: Uint8Array };
+    // The ephemeral X25519 key is loaded once for its public key (ct_X) and the DH.
+    const ex = current().x25519Secret(ekX);
     try {
-      ctX = b.x25519Public(ekX);
-      ssX = b.x25519(ekX, pkX);
+      ctX = ex.publicKey;
+      ssX = ex.dh(pkX);
       if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
       try {
         m = encapsulateMlkem(pkM, eseed.subarray(0, 32));
@@ -314,6 +322,7 @@ export const hybridKem: Kem = {
       }
     } finally {
       // The ephemeral secrets are wiped on every path (caller-supplied test randomness is theirs).
+      ex.destroy();
       ekX.fill(0);
       if (!randomness) eseed.fill(0);
     }
@@ -332,8 +341,7 @@ export const hybridKem: Kem = {
     try {
       return decapsExpanded(cipherText, e);
     } finally {
-      e.skM.fill(0);
-      e.skX.fill(0);
+      wipeExpanded(e);
     }
   },
 };

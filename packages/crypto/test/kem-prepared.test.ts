@@ -3,6 +3,7 @@
 import { ml_kem768_x25519 } from '@noble/post-quantum/hybrid.js';
 import { CryptoError, hybridKem, hybridKemDecapsulator, hybridKemEphemeral, randomBytes } from '@yak/crypto';
 import { describe, expect, it } from 'vitest';
+import { current } from '../src/backend.js';
 import { BACKENDS, useBackend } from './helpers/vectors.js';
 
 describe.each(BACKENDS)('prepared X-Wing (%s backend)', (backendName) => {
@@ -23,6 +24,22 @@ describe.each(BACKENDS)('prepared X-Wing (%s backend)', (backendName) => {
     expect(d.decapsulate(bad)).toEqual(hybridKem.decapsulate(bad, kp.secretKey));
     d.destroy();
     expect(() => d.decapsulate(bad)).toThrow(CryptoError);
+  });
+
+  it('a loaded X25519 secret gives the same public key and DH as the one-shot calls, and refuses use after destroy()', () => {
+    const b = current();
+    for (let i = 0; i < 8; i++) {
+      const sk = randomBytes(32);
+      const peer = b.x25519Public(randomBytes(32));
+      const x = b.x25519Secret(sk);
+      expect(x.publicKey).toEqual(b.x25519Public(sk));
+      expect(x.dh(peer)).toEqual(b.x25519(sk, peer));
+      expect(x.dh(peer)).toEqual(b.x25519(sk, peer));
+      // A low-order point gives the all-zero secret, as the one-shot call does (the caller rejects it).
+      expect(x.dh(new Uint8Array(32))).toEqual(new Uint8Array(32));
+      x.destroy();
+      expect(() => x.dh(peer)).toThrow(TypeError);
+    }
   });
 
   it('an ephemeral decapsulator interoperates with noble ml_kem768_x25519 encapsulation', () => {

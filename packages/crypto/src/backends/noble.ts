@@ -72,12 +72,23 @@ export function createNobleBackend(): Backend {
       return x25519.getPublicKey(sk);
     },
     x25519(sk, pk) {
-      try {
-        return x25519.getSharedSecret(sk, pk);
-      } catch {
-        // noble throws on an all-zero result; the shared layer rejects it with a typed error.
-        return new Uint8Array(32);
-      }
+      return nobleDh(sk, pk);
+    },
+    x25519Secret(sk) {
+      // noble works on the raw scalar: keep a private copy, wiped by destroy().
+      const key = Uint8Array.from(sk);
+      let live = true;
+      return {
+        publicKey: x25519.getPublicKey(key),
+        dh(pk: Uint8Array) {
+          if (!live) throw new TypeError('X25519 secret was destroyed');
+          return nobleDh(key, pk);
+        },
+        destroy() {
+          live = false;
+          key.fill(0);
+        },
+      };
     },
     ed25519Public(sk) {
       return ed25519.getPublicKey(sk);
@@ -96,4 +107,13 @@ export function createNobleBackend(): Backend {
       return scrypt(passphrase, salt, { N, r, p, dkLen, maxmem: 256 * N * r + 1024 * 1024 });
     },
   };
+}
+
+function nobleDh(sk: Uint8Array, pk: Uint8Array): Uint8Array {
+  try {
+    return x25519.getSharedSecret(sk, pk);
+  } catch {
+    // noble throws on an all-zero result; the shared layer rejects it with a typed error.
+    return new Uint8Array(32);
+  }
 }

@@ -100,6 +100,15 @@ export function createNodeBackend(): Backend | undefined {
     if (useJwk) return c!.createPublicKey({ key: { kty: 'OKP', crv, x: b64url(raw) }, format: 'jwk' });
     return c!.createPublicKey({ key: wrap(crv === 'X25519' ? SPKI_X25519 : SPKI_ED25519, raw), format: 'der', type: 'spki' });
   }
+  function dh(privateKey: NodeCrypto.KeyObject, pk: Uint8Array): Uint8Array {
+    try {
+      return own(c!.diffieHellman({ privateKey, publicKey: pubKey('X25519', pk) }));
+    } catch {
+      // OpenSSL refuses to return an all-zero shared secret (RFC 7748 section 6.1 check);
+      // report it as such so the shared rejection path handles both backends alike.
+      return new Uint8Array(32);
+    }
+  }
   function rawPublic(key: NodeCrypto.KeyObject): Uint8Array {
     if (useJwk) return fromB64url((key.export({ format: 'jwk' }) as { x: string }).x);
     const der = key.export({ format: 'der', type: 'spki' });
@@ -176,13 +185,24 @@ export function createNodeBackend(): Backend | undefined {
       return rawPublic(c.createPublicKey(privKey('X25519', sk)));
     },
     x25519(sk, pk) {
-      try {
-        return own(c.diffieHellman({ privateKey: privKey('X25519', sk), publicKey: pubKey('X25519', pk) }));
-      } catch {
-        // OpenSSL refuses to return an all-zero shared secret (RFC 7748 section 6.1 check);
-        // report it as such so the shared rejection path handles both backends alike.
-        return new Uint8Array(32);
-      }
+      return dh(privKey('X25519', sk), pk);
+    },
+    x25519Secret(sk) {
+      // One import: OpenSSL derives the public key while loading the private one, so reading it
+      // back is an export, not a second scalar multiplication. The key lives in OpenSSL's memory
+      // (a KeyObject cannot be wiped from JavaScript); it is dropped with the object.
+      let key: NodeCrypto.KeyObject | undefined = privKey('X25519', sk);
+      const publicKey = rawPublic(c.createPublicKey(key));
+      return {
+        publicKey,
+        dh(pk) {
+          if (!key) throw new TypeError('X25519 secret was destroyed');
+          return dh(key, pk);
+        },
+        destroy() {
+          key = undefined;
+        },
+      };
     },
     ed25519Public(sk) {
       return rawPublic(c.createPublicKey(privKey('Ed25519', sk)));

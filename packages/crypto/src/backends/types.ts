@@ -34,9 +34,25 @@ export interface Backend {
   x25519Public(secretKey: Uint8Array): Uint8Array;
   /** X25519 DH; may return all zeros (the caller rejects that). */
   x25519(secretKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+  /**
+   * An X25519 secret key loaded once for its public key and several DH operations. On node,
+   * loading a raw private key into OpenSSL costs a scalar multiplication of its own (the public
+   * key is computed on import), as much as the DH itself: X-Wing loads each key once, not twice.
+   */
+  x25519Secret(secretKey: Uint8Array): X25519Secret;
   ed25519Public(secretKey: Uint8Array): Uint8Array;
   ed25519Sign(secretKey: Uint8Array, msg: Uint8Array): Uint8Array;
   ed25519Verify(publicKey: Uint8Array, msg: Uint8Array, sig: Uint8Array): boolean;
   /** scrypt key derivation for the key store. */
   scrypt(passphrase: Uint8Array, salt: Uint8Array, N: number, r: number, p: number, dkLen: number): Uint8Array;
+}
+
+/** A loaded X25519 secret key (see {@link Backend.x25519Secret}). */
+export interface X25519Secret {
+  /** X25519(secretKey, 9): the public key. */
+  readonly publicKey: Uint8Array;
+  /** X25519 DH with `publicKey`; may return all zeros (the caller rejects that). */
+  dh(publicKey: Uint8Array): Uint8Array;
+  /** Forget the key (wipes the copy a backend keeps in memory it owns). */
+  destroy(): void;
 }
