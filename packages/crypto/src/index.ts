@@ -52,6 +52,8 @@ export {
   ed25519,
   type HashName,
   hkdf,
+  hkdfExpand,
+  hkdfExtract,
   hmac,
   type KeyPair,
   randomBytes,

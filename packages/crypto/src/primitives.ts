@@ -118,10 +118,46 @@ export function hkdf(
   abytes(ikm, 'ikm');
   aoptbytes(salt, 'salt');
   aoptbytes(info, 'info');
+  aint(length, 'length', 0, 255 * HASH_LEN[hash]);
+  const prk = hkdfExtract(hash, ikm, salt);
+  try {
+    return expand(hash, prk, info, length);
+  } finally {
+    prk.fill(0);
+  }
+}
+
+/**
+ * HKDF-Extract (RFC 5869 section 2.2): PRK = HMAC-Hash(salt, IKM), an absent or empty salt
+ * meaning HashLen zero bytes. With {@link hkdfExpand}, several keys from one input cost one
+ * extraction, not one each: `hkdf(h, ikm, salt, info, L)` equals
+ * `hkdfExpand(h, hkdfExtract(h, ikm, salt), info, L)`. The PRK is secret: wipe it after use.
+ */
+export function hkdfExtract(hash: HashName, ikm: Uint8Array, salt: Uint8Array | undefined): Uint8Array {
+  ahash(hash);
   const hl = HASH_LEN[hash];
+  abytes(ikm, 'ikm');
+  aoptbytes(salt, 'salt');
+  return current().hmac(hash, salt && salt.length > 0 ? salt : new Uint8Array(hl), ikm);
+}
+
+/**
+ * HKDF-Expand (RFC 5869 section 2.3): `length` bytes (at most 255 * HashLen) from a PRK of at
+ * least HashLen bytes.
+ */
+export function hkdfExpand(hash: HashName, prk: Uint8Array, info: Uint8Array | undefined, length: number): Uint8Array {
+  ahash(hash);
+  const hl = HASH_LEN[hash];
+  abytes(prk, 'prk');
+  if (prk.length < hl) throw new RangeError(`prk must be at least ${hl} bytes, got ${prk.length}`);
+  aoptbytes(info, 'info');
   aint(length, 'length', 0, 255 * hl);
+  return expand(hash, prk, info, length);
+}
+
+function expand(hash: HashName, prk: Uint8Array, info: Uint8Array | undefined, length: number): Uint8Array {
+  const hl = HASH_LEN[hash];
   const b = current();
-  const prk = b.hmac(hash, salt && salt.length > 0 ? salt : new Uint8Array(hl), ikm);
   const out = new Uint8Array(length);
   const inf = info ?? new Uint8Array(0);
   const block = new Uint8Array(hl + inf.length + 1);
@@ -139,7 +175,6 @@ export function hkdf(
   }
   t.fill(0);
   block.fill(0);
-  prk.fill(0);
   return out;
 }
 

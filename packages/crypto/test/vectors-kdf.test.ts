@@ -1,6 +1,6 @@
 // HKDF and HMAC known-answer tests: Wycheproof HKDF-SHA-256/384/512 and HMAC-SHA-256,
 // RFC 5869 appendix A, run against every backend.
-import { type HashName, hkdf, hmac } from '@yak/crypto';
+import { type HashName, hkdf, hkdfExpand, hkdfExtract, hmac } from '@yak/crypto';
 import { describe, expect, it } from 'vitest';
 import { BACKENDS, h, hx, loadVectors, useBackend, type WycheproofCase, type WycheproofFile } from './helpers/vectors.js';
 
@@ -51,6 +51,19 @@ describe.each(BACKENDS)('KDF/MAC vectors on backend %s', (backendName) => {
     // PRK = HMAC-Hash(salt, IKM) (RFC 5869 section 2.2); empty salt = HashLen zeros.
     const salt = v.salt === '' ? new Uint8Array(32) : h(v.salt);
     expect(hx(hmac('sha256', salt, h(v.ikm)))).toBe(v.prk);
+    // The two steps on their own give the RFC's PRK and OKM.
+    const prk = hkdfExtract('sha256', h(v.ikm), v.salt === '' ? undefined : h(v.salt));
+    expect(hx(prk)).toBe(v.prk);
+    expect(hx(hkdfExpand('sha256', prk, h(v.info), v.L))).toBe(v.okm);
+  });
+
+  it('hkdfExpand refuses a short PRK, an over-long output and a wrong hash, naming the argument', () => {
+    const prk = new Uint8Array(32);
+    expect(() => hkdfExpand('sha256', new Uint8Array(31), undefined, 32)).toThrow(RangeError);
+    expect(() => hkdfExpand('sha256', prk, undefined, 255 * 32 + 1)).toThrow(RangeError);
+    expect(() => hkdfExpand('md5' as HashName, prk, undefined, 32)).toThrow(TypeError);
+    expect(() => hkdfExpand('sha256', 'prk' as unknown as Uint8Array, undefined, 32)).toThrow(/prk/);
+    expect(() => hkdfExtract('sha256', 'ikm' as unknown as Uint8Array, undefined)).toThrow(/ikm/);
   });
 
   describe('Wycheproof HMAC-SHA-256', () => {
