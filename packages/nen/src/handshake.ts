@@ -5,7 +5,7 @@
 // never reused raw"); no key is ever sent over the wire (the seed shipped the HMAC key); the
 // server is authenticated by the client encapsulating to its published, signed KEM key and by a
 // key-confirmation MAC over the whole transcript.
-import { decode, encode, hkdf, hmac, sha256, utf8, wipe } from '@yak/crypto';
+import { decode, encode, hkdfExpand, hkdfExtract, hmac, sha256, utf8, wipe } from '@yak/crypto';
 import { CLIENT_NONCE_BYTES, KEY_BYTES, LABEL, MAC_BYTES, PROTOCOL_VERSION, SID_BYTES } from './constants.js';
 import { NenHandshakeError, NenPayloadError } from './errors.js';
 import { b64, encodeFlat, parseJsonObject, unb64 } from './wire.js';
@@ -140,17 +140,24 @@ export interface SessionKeys {
  * Returns the keys and the confirmation key (used once, then wiped by the caller).
  */
 export function deriveKeys(ikm: Uint8Array, transcript: Uint8Array): { keys: SessionKeys; confirmKey: Uint8Array } {
-  const k = (label: string) => hkdf('sha256', ikm, transcript, utf8(label), KEY_BYTES);
-  return {
-    keys: {
-      c2sKey: k(LABEL.c2sKey),
-      s2cKey: k(LABEL.s2cKey),
-      c2sMac: k(LABEL.c2sMac),
-      s2cMac: k(LABEL.s2cMac),
-      chain: k(LABEL.chain),
-    },
-    confirmKey: k(LABEL.confirm),
-  };
+  // Each key is HKDF(ikm, salt = transcript, info = label) (nen.md section 4); the six share
+  // one extraction, so it is done once (RFC 5869: HKDF = Expand(Extract(salt, ikm), info, L)).
+  const prk = hkdfExtract('sha256', ikm, transcript);
+  try {
+    const k = (label: string) => hkdfExpand('sha256', prk, utf8(label), KEY_BYTES);
+    return {
+      keys: {
+        c2sKey: k(LABEL.c2sKey),
+        s2cKey: k(LABEL.s2cKey),
+        c2sMac: k(LABEL.c2sMac),
+        s2cMac: k(LABEL.s2cMac),
+        chain: k(LABEL.chain),
+      },
+      confirmKey: k(LABEL.confirm),
+    };
+  } finally {
+    wipe(prk);
+  }
 }
 
 export function confirmTag(confirmKey: Uint8Array, transcript: Uint8Array): Uint8Array {

@@ -1,5 +1,7 @@
 // Codecs (house rule 5): round trips, size limits and fast-check fuzzing. Decoders must answer
 // garbage with a NenError (or a TypeError for wrong argument types), never anything else.
+
+import { hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,10 +9,12 @@ import { fromBase64url, hybridKem, NodeIdentity, randomBytes, toBase64url } from
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { normalPath } from '../src/client-core.js';
+import { LABEL } from '../src/constants.js';
 import {
   decodeClientHello,
   decodeServerHello,
   decodeStatus,
+  deriveKeys,
   encodeClientHello,
   encodeServerHello,
   encodeStatus,
@@ -372,5 +376,23 @@ describe('request targets the client does not re-parse', () => {
       expect(normalPath(s), s).toBeUndefined();
     }
     expect(normalPath('/api/items?page=2&q=a%20b')).toBe('/api/items?page=2&q=a%20b');
+  });
+});
+
+describe('key schedule (nen.md section 4)', () => {
+  it('every session key is HKDF-SHA256(ikm, salt = transcript, info = its label), checked with node:crypto hkdfSync', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 64, maxLength: 64 }), fc.uint8Array({ minLength: 1, maxLength: 200 }), (ikm, th) => {
+        const { keys, confirmKey } = deriveKeys(ikm, th);
+        const ref = (label: string) => new Uint8Array(hkdfSync('sha256', ikm, th, label, 32));
+        expect(keys.c2sKey).toEqual(ref(LABEL.c2sKey));
+        expect(keys.s2cKey).toEqual(ref(LABEL.s2cKey));
+        expect(keys.c2sMac).toEqual(ref(LABEL.c2sMac));
+        expect(keys.s2cMac).toEqual(ref(LABEL.s2cMac));
+        expect(keys.chain).toEqual(ref(LABEL.chain));
+        expect(confirmKey).toEqual(ref(LABEL.confirm));
+      }),
+      { numRuns: 50 },
+    );
   });
 });
