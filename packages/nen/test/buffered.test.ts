@@ -1,5 +1,6 @@
 // The client's decrypted Response (src/buffered.ts) must behave like a plain Response built from
 // the same bytes: same results from every body method, same "body used" rules.
+import { concatBytes } from '@yak/crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bufferedResponse } from '../src/buffered.js';
@@ -13,13 +14,7 @@ const reference = (bytes: Uint8Array, type = 'application/json', status = 200) =
 async function readStream(s: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   for await (const c of s as unknown as AsyncIterable<Uint8Array>) chunks.push(c);
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 describe('decrypted Response (buffered body)', () => {
