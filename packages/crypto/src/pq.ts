@@ -125,8 +125,7 @@ const XWING_LABEL = Uint8Array.from([0x5c, 0x2e, 0x2f, 0x2f, 0x5e, 0x5c]);
 
 interface XWingExpanded {
   skM: Uint8Array;
-  skX: Uint8Array;
-  /** skX loaded once into the backend (its public key and every DH come from it). */
+  /** sk_X loaded once into the backend (its public key and every DH come from it). */
   x: X25519Secret;
   pkM: Uint8Array;
   pkX: Uint8Array;
@@ -136,15 +135,19 @@ interface XWingExpanded {
 function expand(sk: Uint8Array): XWingExpanded {
   const expanded = shake256(sk, { dkLen: 96 });
   const { publicKey: pkM, secretKey: skM } = ml_kem768.keygen(expanded.subarray(0, 64));
-  const skX = expanded.slice(64, 96);
-  expanded.fill(0);
-  const x = current().x25519Secret(skX);
-  return { skM, skX, x, pkM, pkX: x.publicKey };
+  // The backend keeps its own copy of sk_X (a KeyObject, or noble's wiped-on-destroy copy), so
+  // the one read out of the SHAKE output is wiped with it at once.
+  let x: X25519Secret;
+  try {
+    x = current().x25519Secret(expanded.subarray(64, 96));
+  } finally {
+    expanded.fill(0);
+  }
+  return { skM, x, pkM, pkX: x.publicKey };
 }
 
 function wipeExpanded(e: XWingExpanded): void {
   e.skM.fill(0);
-  e.skX.fill(0);
   e.x.destroy();
 }
 
@@ -310,8 +313,9 @@ export const hybridKem: Kem = {
     let ssX: Uint8Array;
     let m: { cipherText: Uint8Array; sharedSecret: Uint8Array };
     // The ephemeral X25519 key is loaded once for its public key (ct_X) and the DH.
-    const ex = current().x25519Secret(ekX);
+    let ex: X25519Secret | undefined;
     try {
+      ex = current().x25519Secret(ekX);
       ctX = ex.publicKey;
       ssX = ex.dh(pkX);
       if (isZero32(ssX)) throw new CryptoError('YAK_CRYPTO_ZERO_SHARED_SECRET', 'X-Wing X25519 half produced the all-zero shared secret');
@@ -322,7 +326,7 @@ export const hybridKem: Kem = {
       }
     } finally {
       // The ephemeral secrets are wiped on every path (caller-supplied test randomness is theirs).
-      ex.destroy();
+      ex?.destroy();
       ekX.fill(0);
       if (!randomness) eseed.fill(0);
     }
