@@ -1,7 +1,7 @@
 // Codecs (house rule 5): envelope, payload, message body and chunk encodings round-trip, reject
 // truncation, trailing bytes and bad lengths with typed errors, and survive fuzzing.
 import { concatBytes, EncodingError, hybridKem } from '@yak/crypto';
-import { SafeJsonParser } from '@yak/defense';
+import { FORBIDDEN_KEYS, SafeJsonParser } from '@yak/defense';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { deriveRekeyKeys, deriveSessionKeys, nonceFor, transcriptHash } from '../src/handshake.js';
@@ -180,7 +180,9 @@ describe('payload, body and chunk codecs', () => {
     const values = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       fc.string({ unit: 'grapheme', maxLength: 100 }),
-      fc.jsonValue({ maxDepth: 4 }).filter((v) => !JSON.stringify(v).includes('__proto__')),
+      // JSON payloads go through the safe parser, which drops prototype-reaching keys (annex.md
+      // section 5.2; checked below): values carrying any of them as a key cannot round-trip.
+      fc.jsonValue({ maxDepth: 4 }).filter((v) => !FORBIDDEN_KEYS.some((k) => JSON.stringify(v).includes(`"${k}":`))),
     );
     fc.assert(
       fc.property(values, (v) => {
@@ -192,6 +194,15 @@ describe('payload, body and chunk codecs', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('JSON payloads lose __proto__, constructor and prototype keys at any depth, and nothing else', () => {
+    const e = encodePayload({ a: 1, constructor: 2, prototype: { x: 1 }, b: [{ c: 3, __proto__: { polluted: true } }] }, 1 << 20);
+    // The literal above sets the prototype instead of a key; put the key in the JSON text itself.
+    const text = new TextDecoder().decode(e.bytes).replace('"c":3', '"c":3,"__proto__":{"polluted":true}');
+    const d = decodePayload(e.type, new TextEncoder().encode(text), json) as Record<string, unknown>;
+    expect(d).toEqual({ a: 1, b: [{ c: 3 }] });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('refuses oversized payloads and bad values; malformed encodings decode to undefined', () => {
