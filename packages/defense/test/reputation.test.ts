@@ -24,7 +24,9 @@ describe('ReputationTracker', () => {
     expect(rep.registerNode('node-b', proofFor('node-c'))).toBe('suspicious');
     const navr = new NAVR({ difficulty: 4 });
     const ch = navr.createChallenge('node-d', '192.0.2.1');
-    const failed = navr.verify(ch, '00', { peerId: 'node-d', peerAddress: '192.0.2.1' });
+    // A correct solution presented from another address: fails every time. (A made-up solution
+    // such as '00' would pass 1 time in 2^difficulty, which made this test flaky.)
+    const failed = navr.verify(ch, navr.solve(ch), { peerId: 'node-d', peerAddress: '192.0.2.99' });
     expect(failed.valid).toBe(false);
     expect(rep.registerNode('node-d', failed)).toBe('suspicious');
     // A raw solution string cannot be checked here, so it is refused loudly.

@@ -13,10 +13,16 @@ afterEach(stopAll);
 const cfg = handshakeConfig;
 
 /** Responder-side parts of a challenge answer: the solved HELLO of `I` for `challengeMsg`. */
-function solvedHello(I: Initiator, challengeMsg: Uint8Array): Uint8Array {
+function solvedHello(I: Initiator, challengeMsg: Uint8Array, wrong = false): Uint8Array {
   const step = I.receive(challengeMsg);
   if (!step.admission) throw new Error('no admission step');
-  return step.admission.respond(solveNavrChallenge(step.admission.challenge));
+  const solution = solveNavrChallenge(step.admission.challenge);
+  if (!wrong) return step.admission.respond(solution);
+  // The solver returns the first counter that works, so the one before it never does (a
+  // flipped byte would still work 1 time in 2^difficulty). Counter 0 working is 2^-difficulty;
+  // then 1 is used, which works 2^-difficulty of that time.
+  const c = BigInt(`0x${solution}`);
+  return step.admission.respond((c > 0n ? c - 1n : c + 1n).toString(16).padStart(16, '0'));
 }
 
 /** A verification counter around a record cache: how often ML-DSA work would be spent. */
@@ -81,12 +87,13 @@ describe('admission proof of work in the handshake state machines', () => {
     const hello = I.hello();
     R.receive(hello);
     expectAdmissionReject(() => R.receive(hello));
-    // Wrong solution: flip the last byte of the solution.
+    // Wrong solution, to a challenge of its own.
+    R = new Responder(cfg(identity(1), { admission: navr }), undefined, '198.51.100.7');
+    I = new Initiator(cfg(identity(0)));
+    const bad = solvedHello(I, R.receive(I.hello()).send!, true);
     R = new Responder(cfg(identity(1), { admission: navr }), undefined, '198.51.100.7');
     I = new Initiator(cfg(identity(0)));
     const good = solvedHello(I, R.receive(I.hello()).send!);
-    const bad = Uint8Array.from(good);
-    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0xff;
     const { cache, verifications } = countingCache();
     const R2 = new Responder(cfg(identity(1), { admission: navr, records: cache }), undefined, '198.51.100.7');
     expectAdmissionReject(() => R2.receive(bad));
@@ -94,9 +101,12 @@ describe('admission proof of work in the handshake state machines', () => {
     // The same (valid) proof from another address.
     const R3 = new Responder(cfg(identity(1), { admission: navr }), undefined, '203.0.113.9');
     expectAdmissionReject(() => R3.receive(good));
-    // Replayed: consumed by its first verification (the wrong-address attempt), never again.
+    // A wrong address fails before the work check, so the challenge is still open: the proof is
+    // accepted once from the right address, and a replay of it is refused.
     const R4 = new Responder(cfg(identity(1), { admission: navr }), undefined, '198.51.100.7');
-    expectAdmissionReject(() => R4.receive(good));
+    expect(R4.receive(good).send?.[0]).toBe(MsgType.WELCOME);
+    const R5 = new Responder(cfg(identity(1), { admission: navr }), undefined, '198.51.100.7');
+    expectAdmissionReject(() => R5.receive(good));
     // A proof from another server's NAVR instance is forged here.
     const other = new NAVR({ difficulty: 8 });
     const R6 = new Responder(cfg(identity(1), { admission: navr }), undefined, '198.51.100.7');
