@@ -11,7 +11,7 @@
 // @yak/mesh-core keeps its own link handshake internal (not exported), and its layout is
 // specific to links (network id, fingerprint, resumption tickets); this schedule follows the
 // same construction with its own labels so link and annex keys can never coincide.
-import { hkdf, sha256, u32be, utf8, wipe } from '@yak/crypto';
+import { hkdfExpand, hkdfExtract, sha256, u32be, utf8, wipe } from '@yak/crypto';
 
 const LABEL = utf8('yak/annex/v1');
 const REKEY_LABEL = utf8('yak/annex/v1 rekey');
@@ -53,14 +53,16 @@ export function transcriptHash(keyExchange: Uint8Array, keyResponse: Uint8Array,
 }
 
 function expand(ikm: Uint8Array, salt: Uint8Array): SessionKeys {
+  // Three HKDF outputs over one ikm and salt: one extraction (RFC 5869 section 2), three expansions.
+  const prk = hkdfExtract('sha256', ikm, salt);
   try {
     return {
-      i2r: hkdf('sha256', ikm, salt, INFO_I2R, 32),
-      r2i: hkdf('sha256', ikm, salt, INFO_R2I, 32),
-      chain: hkdf('sha256', ikm, salt, INFO_CHAIN, 32),
+      i2r: hkdfExpand('sha256', prk, INFO_I2R, 32),
+      r2i: hkdfExpand('sha256', prk, INFO_R2I, 32),
+      chain: hkdfExpand('sha256', prk, INFO_CHAIN, 32),
     };
   } finally {
-    wipe(ikm);
+    wipe(prk, ikm);
   }
 }
 

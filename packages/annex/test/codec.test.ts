@@ -1,5 +1,6 @@
 // Codecs (house rule 5): envelope, payload, message body and chunk encodings round-trip, reject
 // truncation, trailing bytes and bad lengths with typed errors, and survive fuzzing.
+import { hkdfSync } from 'node:crypto';
 import { concatBytes, EncodingError, hybridKem } from '@yak/crypto';
 import { FORBIDDEN_KEYS, SafeJsonParser } from '@yak/defense';
 import fc from 'fast-check';
@@ -350,6 +351,17 @@ describe('key schedule', () => {
       deriveSessionKeys(s(1), s(2), s(3), transcriptHash(Uint8Array.of(1, 2), new Uint8Array(0), Uint8Array.of(3))),
     ];
     for (const v of variants) expect(v.i2r).not.toEqual(k.i2r);
+  });
+
+  it('session keys are HKDF-SHA256(ssE || ssI || ssR, salt = TH, info = label), checked with node:crypto hkdfSync', () => {
+    const [a, b, c] = [s(1), s(2), s(3)];
+    const ikm = concatBytes(a, b, c);
+    const th = transcriptHash(Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3));
+    const k = deriveSessionKeys(a, b, c, th);
+    const ref = (label: string) => new Uint8Array(hkdfSync('sha256', ikm, th, label, 32));
+    expect(k.i2r).toEqual(ref('yak/annex/v1 key i2r'));
+    expect(k.r2i).toEqual(ref('yak/annex/v1 key r2i'));
+    expect(k.chain).toEqual(ref('yak/annex/v1 chain'));
   });
 
   it('wipes the shared secrets it consumes', () => {

@@ -12,6 +12,8 @@ import {
   encodeIdentityRecord,
   type HybridKemDecapsulator,
   hkdf,
+  hkdfExpand,
+  hkdfExtract,
   hmac,
   hybridKem,
   hybridKemEphemeral,
@@ -321,18 +323,21 @@ function schedule(secrets: Uint8Array[], th: Uint8Array): Keys {
     ikm.set(x, o);
     o += x.length;
   }
+  // Each output is HKDF(ikm, salt = TH, info = its label); they share one extraction
+  // (RFC 5869: HKDF = Expand(Extract(salt, ikm), info, L)), so it is done once.
+  const prk = hkdfExtract('sha256', ikm, th);
   try {
     return {
-      i2r: hkdf('sha256', ikm, th, INFO_I2R, 32),
-      r2i: hkdf('sha256', ikm, th, INFO_R2I, 32),
-      ci: hkdf('sha256', ikm, th, INFO_CI, 32),
-      cr: hkdf('sha256', ikm, th, INFO_CR, 32),
-      rs: hkdf('sha256', ikm, th, INFO_RS, 32),
-      tid: hkdf('sha256', ikm, th, INFO_TID, 16),
+      i2r: hkdfExpand('sha256', prk, INFO_I2R, 32),
+      r2i: hkdfExpand('sha256', prk, INFO_R2I, 32),
+      ci: hkdfExpand('sha256', prk, INFO_CI, 32),
+      cr: hkdfExpand('sha256', prk, INFO_CR, 32),
+      rs: hkdfExpand('sha256', prk, INFO_RS, 32),
+      tid: hkdfExpand('sha256', prk, INFO_TID, 16),
       th,
     };
   } finally {
-    wipe(ikm, ...secrets);
+    wipe(prk, ikm, ...secrets);
   }
 }
 
