@@ -336,18 +336,11 @@ describe('robustness', () => {
 
   it('a lost finishing envelope and a lost confirmation are retried', async () => {
     const clock = new FakeClock();
-    const hub = new MemoryHub();
-    const a = await meshNode(0, hub);
-    const b = await meshNode(1, hub);
-    await link(a, b);
-    const ta = new TapMesh(a);
-    const tb = new TapMesh(b);
+    const { b, ta, tb, xa, xb } = await tappedPair({ clock }, { clock });
     let finDropped = 0;
     let confDropped = 0;
     ta.tap = (_to, bytes) => (bytes[4] === 3 && bytes[33] === 1 && finDropped++ === 0 ? null : undefined);
     tb.tap = (_to, bytes) => (bytes[4] === 3 && confDropped++ === 0 ? null : undefined);
-    const xa = annexFor(ta, 0, { clock });
-    const xb = annexFor(tb, 1, { clock });
     const p = xa.openChannel(b.localId);
     await until(() => finDropped === 1);
     clock.advance(1000);

@@ -89,14 +89,20 @@ function fakeNodeId(): string {
 
 const _hsConfig = (id: NodeIdentity) => handshakeConfig(id);
 
+/** Node 1 linked to nodes 2..6, each in its own /24: what a newcomer can learn from it by PEERS. */
+async function hubWithFiveNeighbours(): Promise<{ hub: MemoryHub; b: Mesh }> {
+  const hub = new MemoryHub();
+  const b = await memNode(hub, 1, QUIET, '10.0.1.1');
+  for (let i = 2; i <= 6; i++) {
+    const o = await memNode(hub, i, QUIET, `10.0.${i}.1`);
+    await b.connect(ep(o), { reconnect: false });
+  }
+  return { hub, b };
+}
+
 describe('auto-dial grows the node from peer exchange', () => {
   it('a node that knows one peer grows to targetPeers through PEERS, then stops; off by default', async () => {
-    const hub = new MemoryHub();
-    const b = await memNode(hub, 1, QUIET, '10.0.1.1');
-    for (let i = 2; i <= 6; i++) {
-      const o = await memNode(hub, i, QUIET, `10.0.${i}.1`);
-      await b.connect(ep(o), { reconnect: false });
-    }
+    const { hub, b } = await hubWithFiveNeighbours();
     const clock = new FakeClock();
     const { m: a } = await dialler(hub, 0, clock, { autoDial: { targetPeers: 4 } }, '10.0.0.1');
     const connected: unknown[] = [];
@@ -132,12 +138,7 @@ describe('auto-dial grows the node from peer exchange', () => {
   });
 
   it('stops at maxPeers (the default target is capped by it)', async () => {
-    const hub = new MemoryHub();
-    const b = await memNode(hub, 1, QUIET, '10.0.1.1');
-    for (let i = 2; i <= 6; i++) {
-      const o = await memNode(hub, i, QUIET, `10.0.${i}.1`);
-      await b.connect(ep(o), { reconnect: false });
-    }
+    const { hub, b } = await hubWithFiveNeighbours();
     const clock = new FakeClock();
     const { m: a, transport } = await dialler(hub, 0, clock, { maxPeers: 3, autoDial: {} }, '10.0.0.1');
     await a.connect(ep(b), { reconnect: false });
